@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// `npx sitegate …`: runs the TypeScript CLI through tsx's loader (no build step needed).
+import { register } from 'tsx/esm/api'
+
+register()
+await import('../src/cli.ts')

@@ -1,0 +1,89 @@
+import { type Static, Type } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import type { DeviceRegistry } from '../../devices/registry.ts'
+import { deviceInfoOf } from '../../devices/view.ts'
+import type { Store } from '../../store/index.ts'
+import { toPlatformTime } from '../../time.ts'
+
+const Str256 = Type.String({ maxLength: 256 })
+
+// Spec §4.2 request.
+const RegisterBody = Type.Object({
+  deviceInfo: Type.Object({
+    nodeId: Type.String({ minLength: 1, maxLength: 256 }),
+    manufacturerId: Type.Optional(Str256),
+    manufacturerName: Type.Optional(Str256),
+    deviceType: Type.Optional(Str256),
+    model: Type.Optional(Str256),
+    protocolType: Type.Optional(Str256),
+    name: Type.Optional(Str256),
+  }),
+  endUserId: Type.Optional(Str256),
+  organization: Type.Optional(Str256),
+  region: Type.Optional(Str256),
+  timezone: Type.Optional(Str256),
+  mqttConnect: Type.Optional(Type.Boolean()),
+  productId: Type.Optional(Str256),
+  // Spec §4.2: "20 hexadecimal digits".
+  secret: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{20}$' })),
+})
+
+const DeviceParams = Type.Object({ deviceId: Type.String({ minLength: 1, maxLength: 256 }) })
+const AppQuery = { appId: Type.Optional(Type.String()) }
+const DeviceQuery = Type.Object({ ...AppQuery, select: Type.Optional(Type.Literal('imsi')) })
+const DeleteQuery = Type.Object({
+  ...AppQuery,
+  cascade: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
+})
+
+/** Device registration (§4.2), single device query (§5.1) and delete (§4.5). */
+export function deviceRoutes(app: FastifyInstance, registry: DeviceRegistry, store: Store): void {
+  app.post(
+    '/iocm/app/reg/v2.0.0/deviceCredentials',
+    { schema: { body: RegisterBody, querystring: Type.Object(AppQuery) } },
+    async (request, reply) => {
+      // Spec §4.2: success is 200, not 201.
+      return reply
+        .status(200)
+        .send(registry.register(request.appId, request.body as Static<typeof RegisterBody>))
+    },
+  )
+
+  app.get(
+    '/iocm/app/dm/v1.4.0/devices/:deviceId',
+    { schema: { params: DeviceParams, querystring: DeviceQuery }, config: { validationCode: '100405' } },
+    async (request) => {
+      const { deviceId } = request.params as Static<typeof DeviceParams>
+      const { select } = request.query as Static<typeof DeviceQuery>
+      const row = registry.getForApp(request.appId, deviceId)
+      const shadows = store.shadows.forDevice(deviceId)
+      return {
+        deviceId: row.device_id,
+        gatewayId: row.gateway_id,
+        nodeType: row.node_type,
+        createTime: toPlatformTime(row.created_at),
+        lastModifiedTime: toPlatformTime(Math.max(row.modified_at, ...shadows.map((s) => s.modified_at))),
+        deviceInfo: deviceInfoOf(row, { imsi: select === 'imsi' }),
+        services: shadows.map((s) => ({
+          serviceId: s.service_id,
+          serviceType: s.service_type,
+          serviceInfo: null,
+          data: JSON.parse(s.reported_json) as unknown,
+          eventTime: s.event_time === null ? null : toPlatformTime(s.event_time),
+        })),
+        alarmInfo: null,
+      }
+    },
+  )
+
+  app.delete(
+    '/iocm/app/dm/v1.4.0/devices/:deviceId',
+    { schema: { params: DeviceParams, querystring: DeleteQuery } },
+    async (request, reply) => {
+      const { deviceId } = request.params as Static<typeof DeviceParams>
+      const { cascade } = request.query as Static<typeof DeleteQuery>
+      registry.delete(request.appId, deviceId, cascade !== 'false')
+      return reply.status(204).send()
+    },
+  )
+}

@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs'
+import formbody from '@fastify/formbody'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { ApplicationService } from '../apps/service.ts'
+import type { DeviceRegistry } from '../devices/registry.ts'
+import type { Logger } from '../logger.ts'
+import type { ShadowService } from '../shadows/service.ts'
+import type { Store } from '../store/index.ts'
+import { authenticateRequest } from './auth.ts'
+import { installErrorHandling } from './errors.ts'
+import { deviceRoutes } from './routes/devices.ts'
+import { securityRoutes } from './routes/security.ts'
+import { shadowRoutes } from './routes/shadows.ts'
+
+export interface ApiDeps {
+  log: Logger
+  store: Store
+  apps: ApplicationService
+  registry: DeviceRegistry
+  shadows: ShadowService
+  bodyLimitBytes: number
+  /** Serve over TLS with this certificate (the HTTPS listener). */
+  https?: { cert: Buffer; key: Buffer }
+}
+
+const DASHBOARD = new URL('../../renderer/index.html', import.meta.url)
+
+/** The LAN REST API (platform subset) and the dashboard, built apart from listen() so tests can inject(). */
+export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(deps.https ? { https: deps.https } : {}),
+    // fastify's own request lines stay quiet; the gateway logs what matters itself.
+    loggerInstance: deps.log.child({ part: 'api' }, { level: 'warn' }) as FastifyBaseLogger,
+    bodyLimit: deps.bodyLimitBytes,
+    // Strict typing: no coercion of body values, unknown fields are ignored (spec §1.3 compatibility rule).
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  }) as unknown as FastifyInstance
+  installErrorHandling(app, deps.log)
+  await app.register(formbody)
+  app.addHook('onRequest', async (request) => {
+    if (request.routeOptions.config.auth === false || !request.url.startsWith('/iocm/')) return
+    authenticateRequest(deps.apps, request)
+  })
+
+  securityRoutes(app, deps.apps)
+  deviceRoutes(app, deps.registry, deps.store)
+  shadowRoutes(app, deps.registry, deps.shadows)
+
+  const page = readFileSync(DASHBOARD)
+  app.get('/', { config: { auth: false } }, async (_request, reply) =>
+    reply.type('text/html; charset=utf-8').send(page),
+  )
+  return app
+}

@@ -1,0 +1,153 @@
+import { randomBytes } from 'node:crypto'
+import { PlatformError } from '../errors.ts'
+import type { Logger } from '../logger.ts'
+import type { Store } from '../store/index.ts'
+import { hashSecret, randomToken, sameDigest, tokenHash, verifySecret } from './secrets.ts'
+
+export const ACCESS_TOKEN_SECONDS = 3600 // spec §1.4: expiresIn fixed at 3600
+export const REFRESH_TOKEN_SECONDS = 24 * 3600 // spec §1.4: refreshToken valid 24 h
+
+export interface TokenResponse {
+  scope: 'default'
+  tokenType: 'Bearer '
+  expiresIn: number
+  accessToken: string
+  refreshToken: string
+}
+
+export interface NewApplication {
+  appId: string
+  secret: string
+  name: string
+}
+
+interface CachedToken {
+  accessHash: string
+  accessExpiresAt: number
+}
+
+/**
+ * Applications and their tokens (spec §3). Only the most recently issued accessToken of an application is
+ * valid: a login or refresh replaces the stored pair. Tokens survive a restart (they are in SQLite); a memory
+ * cache keeps the per-request check off the database.
+ */
+export class ApplicationService {
+  private readonly cache = new Map<string, CachedToken>()
+
+  constructor(
+    private readonly store: Store,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    for (const t of store.applications.allTokens()) {
+      this.cache.set(t.app_id, { accessHash: t.access_hash, accessExpiresAt: t.access_expires_at })
+    }
+  }
+
+  /** Creates an application with a generated appId and secret. */
+  async create(name: string, source: 'cli' | 'first-start'): Promise<NewApplication> {
+    const appId = randomBytes(12).toString('hex')
+    const secret = randomToken(24)
+    this.store.applications.insert({
+      app_id: appId,
+      name,
+      secret_hash: await hashSecret(secret),
+      source,
+      created_at: this.now(),
+    })
+    return { appId, secret, name }
+  }
+
+  /** Makes the applications of the config file exist with exactly the configured secrets. */
+  async syncConfigApps(
+    apps: readonly { appId: string; secret: string; name?: string | undefined }[],
+  ): Promise<void> {
+    for (const app of apps) {
+      const existing = this.store.applications.get(app.appId)
+      const name = app.name ?? app.appId
+      if (existing && (await verifySecret(app.secret, existing.secret_hash)) && existing.name === name)
+        continue
+      const hash = await hashSecret(app.secret)
+      if (existing) this.store.applications.updateSecret(app.appId, hash, name)
+      else
+        this.store.applications.insert({
+          app_id: app.appId,
+          name,
+          secret_hash: hash,
+          source: 'config',
+          created_at: this.now(),
+        })
+      this.log.info(
+        { appId: app.appId },
+        existing ? 'application updated from config' : 'application added from config',
+      )
+    }
+  }
+
+  exists(appId: string): boolean {
+    return this.store.applications.get(appId) !== undefined
+  }
+
+  /** POST /iocm/app/sec/v1.1.0/login */
+  async login(appId: string | undefined, secret: string | undefined): Promise<TokenResponse> {
+    if (!appId || !secret) throw new PlatformError('102202')
+    await this.checkSecret(appId, secret)
+    return this.issue(appId)
+  }
+
+  /** POST /iocm/app/sec/v1.1.0/refreshToken: a new pair; the previous accessToken stops working. */
+  async refresh(appId: string, secret: string, refreshToken: string): Promise<TokenResponse> {
+    if (!appId || !secret || !refreshToken) throw new PlatformError('102202')
+    await this.checkSecret(appId, secret)
+    const stored = this.store.applications.tokens(appId)
+    if (!stored || !sameDigest(tokenHash(refreshToken), stored.refresh_hash)) {
+      throw new PlatformError('50400', 'unknown refreshToken')
+    }
+    if (stored.refresh_expires_at <= this.now()) throw new PlatformError('50400', 'refreshToken expired')
+    return this.issue(appId)
+  }
+
+  /** Checks `app_key` + bearer token of a request; returns the appId or throws 1010005. */
+  authenticate(appKey: string, accessToken: string): string {
+    const cached = this.cache.get(appKey)
+    if (
+      !cached ||
+      cached.accessExpiresAt <= this.now() ||
+      !sameDigest(tokenHash(accessToken), cached.accessHash)
+    ) {
+      throw new PlatformError('1010005')
+    }
+    return appKey
+  }
+
+  private async checkSecret(appId: string, secret: string): Promise<void> {
+    const app = this.store.applications.get(appId)
+    const ok = app ? await verifySecret(secret, app.secret_hash) : false
+    if (!ok) {
+      this.log.warn({ appId }, 'login refused: wrong appId or secret')
+      throw new PlatformError('100208')
+    }
+  }
+
+  private issue(appId: string): TokenResponse {
+    const accessToken = randomToken(32)
+    const refreshToken = randomToken(32)
+    const now = this.now()
+    const row = {
+      app_id: appId,
+      access_hash: tokenHash(accessToken),
+      access_expires_at: now + ACCESS_TOKEN_SECONDS * 1000,
+      refresh_hash: tokenHash(refreshToken),
+      refresh_expires_at: now + REFRESH_TOKEN_SECONDS * 1000,
+    }
+    this.store.applications.saveTokens(row)
+    this.cache.set(appId, { accessHash: row.access_hash, accessExpiresAt: row.access_expires_at })
+    return {
+      scope: 'default',
+      tokenType: 'Bearer ',
+      expiresIn: ACCESS_TOKEN_SECONDS,
+      accessToken,
+      refreshToken,
+    }
+  }
+}

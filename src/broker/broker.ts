@@ -1,0 +1,230 @@
+import { readFileSync } from 'node:fs'
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
+import { type AddressInfo, createServer as createNetServer, type Server as NetServer } from 'node:net'
+import { createServer as createTlsServer } from 'node:tls'
+import { Aedes, type Client } from 'aedes'
+import levelPersistence from 'aedes-persistence-level'
+import { ClassicLevel } from 'classic-level'
+import { createWebSocketStream, WebSocketServer } from 'ws'
+import type { DeviceRegistry } from '../devices/registry.ts'
+import type { EventBus } from '../events.ts'
+import type { Logger } from '../logger.ts'
+import { type DeviceSession, decideConnect, mayPublish, maySubscribe } from './access.ts'
+
+/** Handles a publish a device is allowed to make; `done(null)` lets the broker acknowledge it. */
+export type DevicePublishHandler = (
+  session: DeviceSession,
+  topic: string,
+  payload: Buffer,
+  done: (err: Error | null) => void,
+) => void
+
+export interface BrokerOptions {
+  host: string
+  port: number | false
+  tlsPort: number | false
+  wsPort: number | false
+  tls: { cert?: string | undefined; key?: string | undefined }
+  persistenceDir: string
+  timestampToleranceHours: number
+  maxPayloadBytes: number
+}
+
+export interface ListenerAddress {
+  kind: 'mqtt' | 'mqtts' | 'ws'
+  host: string
+  port: number
+}
+
+type SessionClient = Client & { sitegate?: DeviceSession }
+
+/**
+ * The site's MQTT broker: aedes with durable sessions (aedes-persistence-level), the platform's CONNECT
+ * authentication and topic ACL, and listeners on TCP, TLS and WebSocket.
+ */
+export class Broker {
+  private aedes: Aedes | undefined
+  private level: ClassicLevel<string, Buffer> | undefined
+  private readonly servers: { kind: ListenerAddress['kind']; server: NetServer | HttpServer }[] = []
+  private wss: WebSocketServer | undefined
+  private readonly unsubscribe: (() => void)[] = []
+
+  constructor(
+    private readonly options: BrokerOptions,
+    private readonly registry: DeviceRegistry,
+    private readonly bus: EventBus,
+    private readonly log: Logger,
+    private readonly onDevicePublish: DevicePublishHandler,
+  ) {}
+
+  async start(): Promise<ListenerAddress[]> {
+    this.level = new ClassicLevel<string, Buffer>(this.options.persistenceDir, { valueEncoding: 'buffer' })
+    await this.level.open()
+    const aedes = await Aedes.createBroker({
+      persistence: levelPersistence(this.level),
+      authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
+      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
+      authorizeSubscribe: (client, sub, done) => {
+        const session = (client as SessionClient).sitegate
+        if (!session || !maySubscribe(session, sub.topic)) {
+          this.log.warn({ clientId: client.id, topic: sub.topic }, 'subscribe refused by ACL')
+          return done(null, null) // SUBACK 0x80 for this filter
+        }
+        // Commands are delivered at QoS 1 at most (A.1 gateway note).
+        done(null, { ...sub, qos: Math.min(sub.qos, 1) as 0 | 1 })
+      },
+    })
+    this.aedes = aedes
+    aedes.on('client', (client: SessionClient) => {
+      if (client.sitegate) this.registry.connected(client.sitegate.deviceId)
+    })
+    aedes.on('clientDisconnect', (client: SessionClient) => {
+      if (client.sitegate) this.registry.disconnected(client.sitegate.deviceId)
+    })
+    aedes.on('clientError', (client, err) =>
+      this.log.debug({ clientId: client.id, err: err.message }, 'client error'),
+    )
+    aedes.on('connectionError', (client, err) =>
+      this.log.debug({ clientId: client?.id, err: err.message }, 'connection error'),
+    )
+    this.unsubscribe.push(this.bus.on('device.deleted', ({ deviceId }) => this.disconnectDevice(deviceId)))
+    return this.listen(aedes)
+  }
+
+  private async listen(aedes: Aedes): Promise<ListenerAddress[]> {
+    const { host, port, tlsPort, wsPort, tls } = this.options
+    const addresses: ListenerAddress[] = []
+    const bind = async (kind: ListenerAddress['kind'], server: NetServer | HttpServer, p: number) => {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(p, host, () => {
+          server.off('error', reject)
+          resolve()
+        })
+      })
+      this.servers.push({ kind, server })
+      addresses.push({ kind, host, port: (server.address() as AddressInfo).port })
+    }
+    if (port !== false) await bind('mqtt', createNetServer(aedes.handle), port)
+    if (tlsPort !== false) {
+      const server = createTlsServer(
+        { cert: readFileSync(tls.cert!), key: readFileSync(tls.key!) },
+        aedes.handle,
+      )
+      await bind('mqtts', server, tlsPort)
+    }
+    if (wsPort !== false) {
+      const http = createHttpServer()
+      this.wss = new WebSocketServer({ server: http })
+      this.wss.on('connection', (socket, req) => aedes.handle(createWebSocketStream(socket), req))
+      await bind('ws', http, wsPort)
+    }
+    return addresses
+  }
+
+  private authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void,
+  ): void {
+    const decision = decideConnect({
+      clientId: client.id,
+      username,
+      password,
+      lookup: (id, by) => this.registry.lookup(id, by),
+      now: Date.now(),
+      toleranceHours: this.options.timestampToleranceHours,
+    })
+    if (!decision.ok) {
+      this.log.warn(
+        { clientId: client.id, code: decision.code, reason: decision.reason },
+        'MQTT connect refused',
+      )
+      const err = Object.assign(new Error(decision.reason), { returnCode: decision.code })
+      done(err as never, null)
+      return
+    }
+    ;(client as SessionClient).sitegate = decision.session
+    done(null, true)
+  }
+
+  private authorizePublish(
+    client: Client | null,
+    packet: { topic: string; payload: Buffer | string; retain: boolean },
+    done: (err?: Error | null) => void,
+  ): void {
+    const session = (client as SessionClient | null)?.sitegate
+    if (!session || !mayPublish(session, packet.topic)) {
+      this.log.warn(
+        { clientId: client?.id, topic: packet.topic },
+        'publish refused by ACL; closing the connection',
+      )
+      done(new Error(`publish to ${packet.topic} not allowed`))
+      return
+    }
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload
+    if (payload.length > this.options.maxPayloadBytes) {
+      this.log.warn(
+        { deviceId: session.deviceId, bytes: payload.length },
+        'payload over mqtt.maxPayloadBytes; closing',
+      )
+      done(new Error('payload too large'))
+      return
+    }
+    // Data topics are not state: a retained flag there would replay old data (A.1 gateway note).
+    packet.retain = false
+    this.onDevicePublish(session, packet.topic, payload, (err) => done(err))
+  }
+
+  /** Closes every MQTT connection of a device (after it was deleted, spec §4.5 gateway note). */
+  disconnectDevice(deviceId: string): void {
+    const clients =
+      (this.aedes as unknown as { clients: Record<string, SessionClient> } | undefined)?.clients ?? {}
+    for (const client of Object.values(clients)) {
+      if (client.sitegate?.deviceId === deviceId) {
+        this.log.info({ deviceId, clientId: client.id }, 'closing the connection of a deleted device')
+        client.close()
+      }
+    }
+  }
+
+  /** Publishes from the gateway itself (no ACL): commands to devices. */
+  publish(topic: string, payload: Buffer | string, qos: 0 | 1, retain = false): Promise<void> {
+    const aedes = this.aedes
+    if (!aedes) return Promise.reject(new Error('broker not started'))
+    return new Promise((resolve, reject) => {
+      aedes.publish(
+        {
+          cmd: 'publish',
+          topic,
+          payload: typeof payload === 'string' ? Buffer.from(payload) : payload,
+          qos,
+          retain,
+          dup: false,
+        },
+        (err?: Error | null) => (err ? reject(err) : resolve()),
+      )
+    })
+  }
+
+  get connectedClients(): number {
+    return this.aedes?.connectedClients ?? 0
+  }
+
+  /** Stops listening, disconnects every client, then closes the session store. */
+  async stop(): Promise<void> {
+    for (const off of this.unsubscribe.splice(0)) off()
+    const closing = this.servers
+      .splice(0)
+      .map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())))
+    this.wss?.close()
+    for (const client of this.wss?.clients ?? []) client.terminate()
+    const aedes = this.aedes
+    if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()))
+    await Promise.all(closing)
+    this.aedes = undefined
+    await this.level?.close()
+    this.level = undefined
+  }
+}

@@ -1,0 +1,169 @@
+import { parseArgs } from 'node:util'
+import { ApplicationService } from './apps/service.ts'
+import { type AuthType, deviceCredentials, type SignType } from './broker/credentials.ts'
+import { ConfigError, type ConfigOverrides, loadConfig } from './config/load.ts'
+import { createGateway, dataPaths } from './gateway.ts'
+import { createLogger } from './logger.ts'
+import { commandTopic, dataTopic } from './protocols/platform-mqtt.ts'
+import { openDatabase } from './store/db.ts'
+import { createStore } from './store/index.ts'
+import { MigrationError } from './store/migrate.ts'
+
+const USAGE = `usage: sitegate [command] [options]
+
+commands:
+  start                       run the gateway headless (the default)
+  app add NAME                create an application; prints {"appId","secret","name"} as JSON
+  app list                    list the applications
+  device-credentials          print the MQTT clientId, username and password a device must use now
+      --device-id ID | --node-id NODE   connect by deviceId (auth type 0) or by nodeId (auth type 2)
+      --secret SECRET                   the device secret returned at registration
+      [--sign-type 0|1] [--at ISO-TIME] timestamp checked (1, default) or not (0); compute for another time
+
+options (start, app):
+  --config FILE      YAML config file            (env SITEGATE_CONFIG)
+  --data-dir DIR     data directory, ./data      (env SITEGATE_DATA_DIR)
+  --mqtt-port N      MQTT port, 1883; false=off  (env SITEGATE_MQTT_PORT)
+  --http-port N      HTTP port, 8080; false=off  (env SITEGATE_HTTP_PORT)
+  --host ADDR        bind address, 0.0.0.0       (env SITEGATE_HOST)
+  --log-level LEVEL  info                        (env SITEGATE_LOG_LEVEL)
+`
+
+const OPTIONS = {
+  config: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'mqtt-port': { type: 'string' },
+  'http-port': { type: 'string' },
+  host: { type: 'string' },
+  'log-level': { type: 'string' },
+  'device-id': { type: 'string' },
+  'node-id': { type: 'string' },
+  secret: { type: 'string' },
+  'sign-type': { type: 'string' },
+  at: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values']
+
+function overrides(v: Values): ConfigOverrides {
+  const o: ConfigOverrides = {}
+  if (v.config !== undefined) o.configFile = v.config
+  if (v['data-dir'] !== undefined) o.dataDir = v['data-dir']
+  if (v['mqtt-port'] !== undefined) o.mqttPort = v['mqtt-port']
+  if (v['http-port'] !== undefined) o.httpPort = v['http-port']
+  if (v.host !== undefined) o.host = v.host
+  if (v['log-level'] !== undefined) o.logLevel = v['log-level']
+  return o
+}
+
+async function start(v: Values): Promise<void> {
+  const config = loadConfig(overrides(v))
+  const log = createLogger(config.log.level)
+  const gateway = await createGateway(config, log)
+  const listeners = await gateway.start()
+  const where = listeners.map((l) => `${l.kind} ${l.host}:${l.port}`).join(', ')
+  log.info(
+    { listeners, dataDir: gateway.dataDir },
+    `sitegate listening: ${where || 'no listeners'} (data in ${gateway.dataDir})`,
+  )
+
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    log.info({ signal }, 'stopping')
+    const deadline = setTimeout(() => {
+      log.error(`did not stop within ${config.shutdownTimeoutMs} ms; exiting`)
+      process.exit(1)
+    }, config.shutdownTimeoutMs)
+    gateway.stop().then(
+      () => {
+        clearTimeout(deadline)
+        log.info('stopped')
+        process.exit(0)
+      },
+      (err: unknown) => {
+        log.error({ err }, 'error while stopping')
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
+}
+
+async function app(v: Values, args: string[]): Promise<void> {
+  const config = loadConfig(overrides(v))
+  const store = createStore(
+    openDatabase(dataPaths(config.dataDir).database, { synchronous: config.store.synchronous }),
+  )
+  try {
+    const service = new ApplicationService(store, createLogger('silent'))
+    if (args[0] === 'add' && args[1]) {
+      const created = await service.create(args[1], 'cli')
+      process.stdout.write(`${JSON.stringify(created)}\n`)
+    } else if (args[0] === 'list') {
+      const rows = store.applications.list().map((a) => ({ appId: a.app_id, name: a.name, source: a.source }))
+      process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`)
+    } else {
+      throw new UsageError('app: expected "app add NAME" or "app list"')
+    }
+  } finally {
+    store.db.close()
+  }
+}
+
+function credentials(v: Values): void {
+  const byNode = v['node-id'] !== undefined
+  const id = v['node-id'] ?? v['device-id']
+  if (!id || !v.secret)
+    throw new UsageError('device-credentials: needs --device-id or --node-id, and --secret')
+  const signType = v['sign-type'] ?? '1'
+  if (signType !== '0' && signType !== '1') throw new UsageError('device-credentials: --sign-type is 0 or 1')
+  const now = v.at === undefined ? Date.now() : Date.parse(v.at)
+  if (Number.isNaN(now)) throw new UsageError(`device-credentials: --at "${v.at}" is not a date`)
+  const authType: AuthType = byNode ? 2 : 0
+  const creds = deviceCredentials({
+    id,
+    secret: v.secret,
+    authType,
+    signType: Number(signType) as SignType,
+    now,
+  })
+  const out = { ...creds, dataTopic: dataTopic(id), commandTopic: commandTopic(id) }
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
+}
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: OPTIONS,
+    allowPositionals: true,
+    strict: true,
+  })
+  if (values.help) {
+    process.stdout.write(USAGE)
+    return
+  }
+  const [command = 'start', ...rest] = positionals
+  if (command === 'start') return start(values)
+  if (command === 'app') return app(values, rest)
+  if (command === 'device-credentials') return credentials(values)
+  throw new UsageError(`unknown command "${command}"`)
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError || err instanceof MigrationError) {
+    process.stderr.write(`sitegate: ${err.message}\n`)
+    process.exit(2)
+  }
+  if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`sitegate: ${(err as Error).message}\n\n${USAGE}`)
+    process.exit(64)
+  }
+  process.stderr.write(`sitegate: failed to start: ${(err as Error).stack ?? String(err)}\n`)
+  process.exit(1)
+})

@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs'
+import { Value } from '@sinclair/typebox/value'
+import { parse as parseYaml } from 'yaml'
+import { ConfigSchema, defaultConfig, type GatewayConfig } from './schema.ts'
+
+/** A configuration problem, naming the key and what is wrong with it. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ConfigError'
+  }
+}
+
+/** Overrides from the command line (`--data-dir`, `--mqtt-port`, ...). */
+export interface ConfigOverrides {
+  configFile?: string
+  dataDir?: string
+  host?: string
+  mqttPort?: string
+  httpPort?: string
+  logLevel?: string
+}
+
+type Json = Record<string, unknown>
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+function deepMerge(base: Json, over: Json): Json {
+  const out: Json = { ...base }
+  for (const [k, v] of Object.entries(over)) {
+    out[k] = isObject(v) && isObject(out[k]) ? deepMerge(out[k] as Json, v) : v
+  }
+  return out
+}
+
+// A port from a flag or an environment variable: a number, or "false" to disable the listener.
+function portValue(key: string, text: string): number | false {
+  if (text === 'false') return false
+  if (!/^\d+$/.test(text)) throw new ConfigError(`${key}: expected a port number or false, got "${text}"`)
+  return Number(text)
+}
+
+function readConfigFile(path: string): Json {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: cannot be read (${(err as Error).message})`)
+  }
+  let doc: unknown
+  try {
+    doc = parseYaml(text)
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: not valid YAML (${(err as Error).message.split('\n')[0]})`)
+  }
+  if (doc === null || doc === undefined) return {}
+  if (!isObject(doc)) throw new ConfigError(`config file ${path}: the top level must be a mapping of keys`)
+  return doc
+}
+
+function overridesFrom(env: NodeJS.ProcessEnv, flags: ConfigOverrides): { file?: string; over: Json } {
+  const over: Json = {}
+  const pick = (flag: string | undefined, envName: string): string | undefined => flag ?? env[envName]
+  const file = pick(flags.configFile, 'SITEGATE_CONFIG')
+  const dataDir = pick(flags.dataDir, 'SITEGATE_DATA_DIR')
+  const host = pick(flags.host, 'SITEGATE_HOST')
+  const mqttPort = pick(flags.mqttPort, 'SITEGATE_MQTT_PORT')
+  const httpPort = pick(flags.httpPort, 'SITEGATE_HTTP_PORT')
+  const logLevel = pick(flags.logLevel, 'SITEGATE_LOG_LEVEL')
+  if (dataDir !== undefined) over.dataDir = dataDir
+  if (host !== undefined) over.host = host
+  if (mqttPort !== undefined) over.mqtt = { port: portValue('mqtt.port', mqttPort) }
+  if (httpPort !== undefined) over.http = { port: portValue('http.port', httpPort) }
+  if (logLevel !== undefined) over.log = { level: logLevel }
+  return file === undefined ? { over } : { file, over }
+}
+
+function describeErrors(candidate: unknown): string {
+  const seen = new Set<string>()
+  const lines: string[] = []
+  for (const e of Value.Errors(ConfigSchema, candidate)) {
+    const key = e.path.replace(/^\//, '').replaceAll('/', '.') || '(top level)'
+    if (seen.has(key)) continue
+    seen.add(key)
+    const got = e.value === undefined ? 'nothing' : JSON.stringify(e.value)
+    const what =
+      e.message.includes('additional') || e.message.includes('Unexpected property')
+        ? 'unknown key'
+        : `${e.message.toLowerCase()}, got ${got}`
+    lines.push(`${key}: ${what}`)
+  }
+  return lines.join('; ')
+}
+
+/** Validates a complete candidate config; returns it frozen or throws ConfigError naming each bad key. */
+export function validateConfig(candidate: unknown): Readonly<GatewayConfig> {
+  if (!Value.Check(ConfigSchema, candidate))
+    throw new ConfigError(`invalid config: ${describeErrors(candidate)}`)
+  const config = candidate as GatewayConfig
+  for (const [key, port] of [
+    ['mqtt.tlsPort', config.mqtt.tlsPort],
+    ['http.httpsPort', config.http.httpsPort],
+  ] as const) {
+    if (port !== false && (!config.tls.cert || !config.tls.key)) {
+      throw new ConfigError(`invalid config: ${key}: needs tls.cert and tls.key (or set ${key}: false)`)
+    }
+  }
+  const ids = new Set<string>()
+  for (const [i, app] of config.apps.entries()) {
+    if (ids.has(app.appId))
+      throw new ConfigError(`invalid config: apps.${i}.appId: "${app.appId}" is listed twice`)
+    ids.add(app.appId)
+  }
+  return deepFreeze(config)
+}
+
+function deepFreeze<T>(value: T): Readonly<T> {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v)
+    Object.freeze(value)
+  }
+  return value
+}
+
+/** Defaults ← config file (YAML) ← SITEGATE_* environment ← command-line flags; validated and frozen. */
+export function loadConfig(
+  flags: ConfigOverrides = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Readonly<GatewayConfig> {
+  const { file, over } = overridesFrom(env, flags)
+  let merged: Json = defaultConfig() as unknown as Json
+  if (file !== undefined) merged = deepMerge(merged, readConfigFile(file))
+  merged = deepMerge(merged, over)
+  return validateConfig(merged)
+}

@@ -1,0 +1,95 @@
+import { type Static, Type } from '@sinclair/typebox'
+
+// A TCP port, or `false` to disable that listener.
+const Port = Type.Union([Type.Integer({ minimum: 0, maximum: 65535 }), Type.Literal(false)])
+
+const AppConfig = Type.Object(
+  {
+    appId: Type.String({ minLength: 1, maxLength: 256, pattern: '^[A-Za-z0-9_.-]+$' }),
+    secret: Type.String({ minLength: 8, maxLength: 256 }),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  },
+  { additionalProperties: false },
+)
+
+export const ConfigSchema = Type.Object(
+  {
+    dataDir: Type.String({ minLength: 1 }),
+    host: Type.String({ minLength: 1 }),
+    log: Type.Object(
+      {
+        level: Type.Union(
+          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    mqtt: Type.Object(
+      {
+        port: Port,
+        tlsPort: Port,
+        wsPort: Port,
+        // Accepted skew, in hours, for ClientIds with signType 1 (device-mqtt.md A.3, gateway note).
+        timestampToleranceHours: Type.Integer({ minimum: 0, maximum: 48 }),
+        maxPayloadBytes: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024 }),
+      },
+      { additionalProperties: false },
+    ),
+    http: Type.Object(
+      {
+        port: Port,
+        httpsPort: Port,
+        bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 }),
+      },
+      { additionalProperties: false },
+    ),
+    tls: Type.Object(
+      {
+        cert: Type.Optional(Type.String({ minLength: 1 })),
+        key: Type.Optional(Type.String({ minLength: 1 })),
+      },
+      { additionalProperties: false },
+    ),
+    store: Type.Object(
+      {
+        // FULL: every commit is on disk before it is acknowledged, even across a power cut.
+        synchronous: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')]),
+      },
+      { additionalProperties: false },
+    ),
+    ingest: Type.Object(
+      {
+        // Group commit: at most this many device messages per transaction.
+        maxBatch: Type.Integer({ minimum: 1, maximum: 100000 }),
+      },
+      { additionalProperties: false },
+    ),
+    apps: Type.Array(AppConfig),
+    shutdownTimeoutMs: Type.Integer({ minimum: 100, maximum: 60000 }),
+  },
+  { additionalProperties: false },
+)
+
+export type GatewayConfig = Static<typeof ConfigSchema>
+
+/** The embedded defaults: `npm start` with no config file runs on these. */
+export function defaultConfig(): GatewayConfig {
+  return {
+    dataDir: './data',
+    host: '0.0.0.0',
+    log: { level: 'info' },
+    mqtt: {
+      port: 1883,
+      tlsPort: false,
+      wsPort: false,
+      timestampToleranceHours: 1,
+      maxPayloadBytes: 256 * 1024,
+    },
+    http: { port: 8080, httpsPort: false, bodyLimitBytes: 1024 * 1024 },
+    tls: {},
+    store: { synchronous: 'FULL' },
+    ingest: { maxBatch: 2000 },
+    apps: [],
+    shutdownTimeoutMs: 4000,
+  }
+}

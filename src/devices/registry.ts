@@ -1,0 +1,198 @@
+import { randomBytes, randomUUID } from 'node:crypto'
+import { PlatformError } from '../errors.ts'
+import type { EventBus } from '../events.ts'
+import type { Logger } from '../logger.ts'
+import type { Store } from '../store/index.ts'
+import type { DeviceRow } from '../store/repos/devices.ts'
+
+/** The registration body of `POST /iocm/app/reg/v2.0.0/deviceCredentials` (spec §4.2), already schema-checked. */
+export interface RegistrationRequest {
+  deviceInfo: {
+    nodeId: string
+    manufacturerId?: string
+    manufacturerName?: string
+    deviceType?: string
+    model?: string
+    protocolType?: string
+    name?: string
+  }
+  endUserId?: string
+  organization?: string
+  region?: string
+  timezone?: string
+  mqttConnect?: boolean
+  productId?: string
+  secret?: string
+}
+
+export interface RegistrationResult {
+  deviceId: string
+  psk: string
+  secret: string
+}
+
+/** What the broker needs to authenticate a device and route its messages; cached in memory. */
+export interface DeviceIdentity {
+  deviceId: string
+  nodeId: string
+  appId: string
+  secret: string
+  gatewayId: string
+  mute: boolean
+}
+
+const toIdentity = (row: DeviceRow): DeviceIdentity => ({
+  deviceId: row.device_id,
+  nodeId: row.node_id,
+  appId: row.app_id,
+  secret: row.secret,
+  gatewayId: row.gateway_id,
+  mute: row.mute === 'TRUE',
+})
+
+/**
+ * The device registry: registration, lookup, deletion, and connection status. Identities are cached in memory
+ * (loaded lazily, dropped on delete) because the broker looks one up on every CONNECT and ingest on every message.
+ */
+export class DeviceRegistry {
+  private readonly byId = new Map<string, DeviceIdentity>()
+  private readonly byNode = new Map<string, DeviceIdentity>()
+  private readonly connections = new Map<string, number>()
+
+  constructor(
+    private readonly store: Store,
+    private readonly bus: EventBus,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Marks devices that were ONLINE when the gateway last stopped as OFFLINE (nothing is connected yet). */
+  recoverStatusAfterRestart(): void {
+    const n = this.store.devices.resetOnline()
+    if (n > 0) this.log.info({ devices: n }, 'devices marked OFFLINE after restart')
+  }
+
+  register(appId: string, req: RegistrationRequest): RegistrationResult {
+    const info = req.deviceInfo
+    if (req.productId !== undefined) {
+      // No product model is known to this gateway yet, so any productId is unknown (spec §4.2: 600002).
+      throw new PlatformError('600002')
+    }
+    if (this.store.devices.getByNodeId(info.nodeId)) throw new PlatformError('100426')
+    const deviceId = randomUUID()
+    const secret = (req.secret ?? randomBytes(10).toString('hex')).toLowerCase()
+    const psk = randomBytes(16).toString('hex')
+    const now = this.now()
+    const extra: Record<string, unknown> = {}
+    for (const key of ['endUserId', 'organization', 'region', 'timezone', 'mqttConnect'] as const) {
+      if (req[key] !== undefined) extra[key] = req[key]
+    }
+    this.store.devices.insert({
+      device_id: deviceId,
+      app_id: appId,
+      node_id: info.nodeId,
+      secret,
+      psk,
+      gateway_id: deviceId, // directly connected: gatewayId = its own deviceId (spec §1.7)
+      node_type: 'ENDPOINT',
+      name: info.name ?? null,
+      device_type: info.deviceType ?? null,
+      model: info.model ?? null,
+      manufacturer_id: info.manufacturerId ?? null,
+      manufacturer_name: info.manufacturerName ?? null,
+      protocol_type: info.protocolType ?? null,
+      product_id: null,
+      location: null,
+      info_json: JSON.stringify(extra),
+      created_at: now,
+      modified_at: now,
+    })
+    this.log.info({ deviceId, nodeId: info.nodeId, appId }, 'device registered')
+    this.bus.emit('device.added', { deviceId, appId, nodeId: info.nodeId })
+    return { deviceId, psk, secret }
+  }
+
+  /** The device row if it exists and belongs to appId; else 100403 (or `notFoundCode` where a spec API says so). */
+  getForApp(appId: string, deviceId: string, notFoundCode: '100403' | '100418' = '100403'): DeviceRow {
+    const row = this.store.devices.get(deviceId)
+    if (!row || row.app_id !== appId) throw new PlatformError(notFoundCode)
+    return row
+  }
+
+  /** Deletes a device (and, with cascade, the devices attached through it). Returns the deleted ids. */
+  delete(appId: string, deviceId: string, cascade: boolean): string[] {
+    const row = this.getForApp(appId, deviceId)
+    const children = this.store.devices.children(deviceId)
+    const deleted: DeviceRow[] = [row]
+    this.store.transaction(() => {
+      for (const childId of children) {
+        const child = this.store.devices.get(childId)
+        if (!child) continue
+        if (cascade) {
+          this.store.telemetry.deleteDevice(childId)
+          this.store.devices.delete(childId)
+          deleted.push(child)
+        } else {
+          this.store.db
+            .prepare('UPDATE devices SET gateway_id = device_id, modified_at = ? WHERE device_id = ?')
+            .run(this.now(), childId)
+        }
+      }
+      this.store.telemetry.deleteDevice(deviceId)
+      this.store.devices.delete(deviceId)
+    })
+    for (const d of deleted) {
+      this.forget(d.device_id)
+      this.log.info({ deviceId: d.device_id, nodeId: d.node_id }, 'device deleted')
+      this.bus.emit('device.deleted', { deviceId: d.device_id, appId: d.app_id, nodeId: d.node_id })
+    }
+    return deleted.map((d) => d.device_id)
+  }
+
+  /** Identity by deviceId (authType 0) or nodeId (authType 2); undefined when not registered. */
+  lookup(id: string, by: 'deviceId' | 'nodeId'): DeviceIdentity | undefined {
+    const cache = by === 'deviceId' ? this.byId : this.byNode
+    const hit = cache.get(id)
+    if (hit) return hit
+    const row = by === 'deviceId' ? this.store.devices.get(id) : this.store.devices.getByNodeId(id)
+    if (!row) return undefined
+    const identity = toIdentity(row)
+    this.byId.set(identity.deviceId, identity)
+    this.byNode.set(identity.nodeId, identity)
+    return identity
+  }
+
+  exists(deviceId: string): boolean {
+    return this.lookup(deviceId, 'deviceId') !== undefined
+  }
+
+  /** A device's MQTT session opened: ONLINE (and activated on its first connect). */
+  connected(deviceId: string): void {
+    const n = (this.connections.get(deviceId) ?? 0) + 1
+    this.connections.set(deviceId, n)
+    if (n === 1) {
+      this.store.devices.setOnline(deviceId, this.now())
+      this.bus.emit('device.status', { deviceId, status: 'ONLINE' })
+    }
+  }
+
+  /** A device's MQTT session closed: OFFLINE once its last connection is gone (a takeover keeps it ONLINE). */
+  disconnected(deviceId: string): void {
+    const n = (this.connections.get(deviceId) ?? 0) - 1
+    if (n > 0) {
+      this.connections.set(deviceId, n)
+      return
+    }
+    this.connections.delete(deviceId)
+    if (!this.exists(deviceId)) return
+    this.store.devices.setOffline(deviceId, this.now())
+    this.bus.emit('device.status', { deviceId, status: 'OFFLINE' })
+  }
+
+  private forget(deviceId: string): void {
+    const identity = this.byId.get(deviceId)
+    this.byId.delete(deviceId)
+    if (identity) this.byNode.delete(identity.nodeId)
+    this.connections.delete(deviceId)
+  }
+}

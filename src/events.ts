@@ -1,0 +1,37 @@
+import { EventEmitter } from 'node:events'
+
+/** One service's reported data as committed by ingest. */
+export interface ReportedService {
+  serviceId: string
+  data: Record<string, unknown>
+  eventTime: number
+}
+
+// Every in-process event, with its payload. Emitted only after the SQLite transaction that records the fact
+// has committed, so a listener never sees something a restart would lose.
+export interface GatewayEvents {
+  'device.added': { deviceId: string; appId: string; nodeId: string }
+  'device.deleted': { deviceId: string; appId: string; nodeId: string }
+  'device.status': { deviceId: string; status: 'ONLINE' | 'OFFLINE' }
+  'device.reported': { deviceId: string; services: ReportedService[] }
+}
+
+export type GatewayEventName = keyof GatewayEvents
+
+/** A typed event bus: `on`/`emit` only accept the events declared in GatewayEvents. */
+export class EventBus {
+  private readonly emitter = new EventEmitter({ captureRejections: false })
+
+  constructor() {
+    this.emitter.setMaxListeners(100)
+  }
+
+  on<E extends GatewayEventName>(event: E, listener: (payload: GatewayEvents[E]) => void): () => void {
+    this.emitter.on(event, listener)
+    return () => this.emitter.off(event, listener)
+  }
+
+  emit<E extends GatewayEventName>(event: E, payload: GatewayEvents[E]): void {
+    this.emitter.emit(event, payload)
+  }
+}

@@ -1,0 +1,160 @@
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { join, resolve } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { buildApi } from './api/server.ts'
+import { ApplicationService } from './apps/service.ts'
+import { Broker, type ListenerAddress } from './broker/broker.ts'
+import type { GatewayConfig } from './config/schema.ts'
+import { DeviceRegistry } from './devices/registry.ts'
+import { EventBus } from './events.ts'
+import type { Logger } from './logger.ts'
+import { platformUplinkHandler } from './protocols/platform-uplink.ts'
+import { ShadowService } from './shadows/service.ts'
+import { openDatabase } from './store/db.ts'
+import { createStore, type Store } from './store/index.ts'
+import { IngestService } from './telemetry/ingest.ts'
+
+export interface Listener {
+  kind: ListenerAddress['kind'] | 'http' | 'https'
+  host: string
+  port: number
+}
+
+export interface Gateway {
+  readonly config: Readonly<GatewayConfig>
+  readonly dataDir: string
+  readonly bus: EventBus
+  readonly store: Store
+  readonly apps: ApplicationService
+  readonly registry: DeviceRegistry
+  readonly shadows: ShadowService
+  readonly ingest: IngestService
+  readonly broker: Broker
+  readonly api: FastifyInstance
+  /** Where each listener ended up (port 0 in the config means any free port). */
+  listeners: Listener[]
+  start(): Promise<Listener[]>
+  stop(): Promise<void>
+}
+
+/** Paths of the data directory. */
+export const dataPaths = (dataDir: string) => ({
+  database: join(dataDir, 'sitegate.db'),
+  broker: join(dataDir, 'broker'),
+  firstApp: join(dataDir, 'first-app.json'),
+})
+
+/**
+ * The composition root: builds every part from the config, `start()` opens them in dependency order
+ * (store → applications → registry → broker → HTTP), `stop()` closes them in reverse.
+ */
+export async function createGateway(config: Readonly<GatewayConfig>, log: Logger): Promise<Gateway> {
+  const dataDir = resolve(config.dataDir)
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  const paths = dataPaths(dataDir)
+  const bus = new EventBus()
+  const store = createStore(openDatabase(paths.database, { synchronous: config.store.synchronous }))
+  const apps = new ApplicationService(store, log.child({ part: 'apps' }))
+  const registry = new DeviceRegistry(store, bus, log.child({ part: 'devices' }))
+  const shadows = new ShadowService(store, bus)
+  const ingest = new IngestService(
+    store,
+    registry,
+    shadows,
+    bus,
+    log.child({ part: 'ingest' }),
+    config.ingest.maxBatch,
+  )
+  const broker = new Broker(
+    {
+      host: config.host,
+      port: config.mqtt.port,
+      tlsPort: config.mqtt.tlsPort,
+      wsPort: config.mqtt.wsPort,
+      tls: config.tls,
+      persistenceDir: paths.broker,
+      timestampToleranceHours: config.mqtt.timestampToleranceHours,
+      maxPayloadBytes: config.mqtt.maxPayloadBytes,
+    },
+    registry,
+    bus,
+    log.child({ part: 'broker' }),
+    platformUplinkHandler(ingest, log.child({ part: 'uplink' })),
+  )
+  const apiDeps = { log, store, apps, registry, shadows, bodyLimitBytes: config.http.bodyLimitBytes }
+  const api = await buildApi(apiDeps)
+  // HTTPS is a second fastify instance on a TLS server, serving the same routes from the same parts.
+  const httpsApi =
+    config.http.httpsPort === false
+      ? undefined
+      : await buildApi({
+          ...apiDeps,
+          https: { cert: readFileSync(config.tls.cert!), key: readFileSync(config.tls.key!) },
+        })
+
+  let started = false
+  const gateway: Gateway = {
+    config,
+    dataDir,
+    bus,
+    store,
+    apps,
+    registry,
+    shadows,
+    ingest,
+    broker,
+    api,
+    listeners: [],
+    async start() {
+      await apps.syncConfigApps(config.apps)
+      await ensureFirstApplication(apps, store, paths.firstApp, log)
+      registry.recoverStatusAfterRestart()
+      const listeners: Listener[] = [...(await broker.start())]
+      if (config.http.port !== false) {
+        await api.listen({ host: config.host, port: config.http.port })
+        listeners.push({ kind: 'http', host: config.host, port: (api.server.address() as AddressInfo).port })
+      }
+      if (httpsApi && config.http.httpsPort !== false) {
+        await httpsApi.listen({ host: config.host, port: config.http.httpsPort })
+        listeners.push({
+          kind: 'https',
+          host: config.host,
+          port: (httpsApi.server.address() as AddressInfo).port,
+        })
+      }
+      started = true
+      gateway.listeners = listeners
+      return listeners
+    },
+    async stop() {
+      if (started) {
+        await broker.stop() // no new messages; in-flight publishes either committed or are not acknowledged
+        ingest.flush()
+        await Promise.all([api.close(), httpsApi?.close()])
+        started = false
+      }
+      store.db.close()
+    },
+  }
+  return gateway
+}
+
+/** First start with no application at all: create one and hand its credentials over in a 0600 file. */
+async function ensureFirstApplication(
+  apps: ApplicationService,
+  store: Store,
+  file: string,
+  log: Logger,
+): Promise<void> {
+  if (store.applications.count() > 0) return
+  const created = await apps.create('first application', 'first-start')
+  writeFileSync(file, `${JSON.stringify({ appId: created.appId, secret: created.secret }, null, 2)}\n`, {
+    mode: 0o600,
+  })
+  chmodSync(file, 0o600)
+  log.info(
+    { appId: created.appId, file },
+    `no application was configured: created one, credentials in ${file}`,
+  )
+}

@@ -1,0 +1,30 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import BetterSqlite3, { type Database } from 'better-sqlite3'
+import { migrate } from './migrate.ts'
+
+export type { Database }
+
+export interface OpenOptions {
+  /** FULL (default): a commit survives a power cut. NORMAL: survives a process crash only. */
+  synchronous: 'FULL' | 'NORMAL'
+}
+
+/** Opens (creating if needed) the gateway's SQLite database in WAL mode and brings its schema up to date. */
+export function openDatabase(file: string, options: OpenOptions = { synchronous: 'FULL' }): Database {
+  mkdirSync(dirname(file), { recursive: true })
+  const db = new BetterSqlite3(file)
+  try {
+    db.pragma('journal_mode = WAL')
+    db.pragma(`synchronous = ${options.synchronous}`)
+    db.pragma('foreign_keys = ON')
+    db.pragma('busy_timeout = 5000')
+    // Checkpoint in the background of commits rather than letting the WAL grow without bound.
+    db.pragma('wal_autocheckpoint = 4000')
+    migrate(db)
+  } catch (err) {
+    db.close()
+    throw err
+  }
+  return db
+}

@@ -1,0 +1,30 @@
+import type { Database } from 'better-sqlite3'
+import { ApplicationsRepo } from './repos/applications.ts'
+import { DevicesRepo } from './repos/devices.ts'
+import { OutboxRepo } from './repos/outbox.ts'
+import { ShadowsRepo } from './repos/shadows.ts'
+import { TelemetryRepo } from './repos/telemetry.ts'
+
+/** The database and one repository per aggregate. */
+export interface Store {
+  db: Database
+  applications: ApplicationsRepo
+  devices: DevicesRepo
+  shadows: ShadowsRepo
+  telemetry: TelemetryRepo
+  outbox: OutboxRepo
+  /** Runs fn in one transaction (nested calls join the outer one). */
+  transaction<T>(fn: () => T): T
+}
+
+export function createStore(db: Database): Store {
+  return {
+    db,
+    applications: new ApplicationsRepo(db),
+    devices: new DevicesRepo(db),
+    shadows: new ShadowsRepo(db),
+    telemetry: new TelemetryRepo(db),
+    outbox: new OutboxRepo(db),
+    transaction: <T>(fn: () => T): T => db.transaction(fn)(),
+  }
+}

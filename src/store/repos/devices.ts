@@ -1,0 +1,110 @@
+import type { Database } from 'better-sqlite3'
+
+export type DeviceStatus = 'ONLINE' | 'OFFLINE' | 'INACTIVE' | 'ABNORMAL'
+
+export interface DeviceRow {
+  device_id: string
+  app_id: string
+  node_id: string
+  secret: string
+  psk: string
+  gateway_id: string
+  node_type: string
+  name: string | null
+  device_type: string | null
+  model: string | null
+  manufacturer_id: string | null
+  manufacturer_name: string | null
+  protocol_type: string | null
+  product_id: string | null
+  location: string | null
+  info_json: string
+  status: DeviceStatus
+  status_detail: string
+  mute: string
+  activated: number
+  shadow_version: number
+  created_at: number
+  modified_at: number
+  last_seen_at: number | null
+}
+
+export type NewDevice = Omit<
+  DeviceRow,
+  'status' | 'status_detail' | 'mute' | 'activated' | 'shadow_version' | 'last_seen_at'
+>
+
+/** The device registry: identity, credentials, descriptive info and connection status. */
+export class DevicesRepo {
+  private readonly stmts
+
+  constructor(db: Database) {
+    this.stmts = {
+      insert:
+        db.prepare(`INSERT INTO devices (device_id, app_id, node_id, secret, psk, gateway_id, node_type, name,
+        device_type, model, manufacturer_id, manufacturer_name, protocol_type, product_id, location, info_json,
+        created_at, modified_at) VALUES (@device_id, @app_id, @node_id, @secret, @psk, @gateway_id, @node_type, @name,
+        @device_type, @model, @manufacturer_id, @manufacturer_name, @protocol_type, @product_id, @location, @info_json,
+        @created_at, @modified_at)`),
+      byId: db.prepare('SELECT * FROM devices WHERE device_id = ?'),
+      byNodeId: db.prepare('SELECT * FROM devices WHERE node_id = ?'),
+      delete: db.prepare('DELETE FROM devices WHERE device_id = ?'),
+      children: db.prepare('SELECT device_id FROM devices WHERE gateway_id = ? AND device_id <> ?').pluck(),
+      setOnline: db.prepare(
+        "UPDATE devices SET status = 'ONLINE', status_detail = 'NONE', activated = 1, last_seen_at = ? WHERE device_id = ?",
+      ),
+      setOffline: db.prepare(
+        "UPDATE devices SET status = 'OFFLINE', status_detail = 'NONE', last_seen_at = ? WHERE device_id = ?",
+      ),
+      resetOnline: db.prepare(
+        "UPDATE devices SET status = 'OFFLINE', status_detail = 'COMMUNICATION_ERROR' WHERE status = 'ONLINE'",
+      ),
+      bumpShadow: db.prepare(
+        'UPDATE devices SET shadow_version = shadow_version + ?, last_seen_at = ? WHERE device_id = ?',
+      ),
+      count: db.prepare('SELECT count(*) FROM devices').pluck(),
+    }
+  }
+
+  insert(row: NewDevice): void {
+    this.stmts.insert.run(row)
+  }
+
+  get(deviceId: string): DeviceRow | undefined {
+    return this.stmts.byId.get(deviceId) as DeviceRow | undefined
+  }
+
+  getByNodeId(nodeId: string): DeviceRow | undefined {
+    return this.stmts.byNodeId.get(nodeId) as DeviceRow | undefined
+  }
+
+  delete(deviceId: string): boolean {
+    return this.stmts.delete.run(deviceId).changes > 0
+  }
+
+  /** Devices attached through this one (gatewayId = deviceId), excluding itself. */
+  children(deviceId: string): string[] {
+    return this.stmts.children.all(deviceId, deviceId) as string[]
+  }
+
+  setOnline(deviceId: string, at: number): void {
+    this.stmts.setOnline.run(at, deviceId)
+  }
+
+  setOffline(deviceId: string, at: number): void {
+    this.stmts.setOffline.run(at, deviceId)
+  }
+
+  /** At start no device is connected yet: whatever was ONLINE when the process stopped is not any more. */
+  resetOnline(): number {
+    return this.stmts.resetOnline.run().changes
+  }
+
+  bumpShadowVersion(deviceId: string, by: number, at: number): void {
+    this.stmts.bumpShadow.run(by, at, deviceId)
+  }
+
+  count(): number {
+    return this.stmts.count.get() as number
+  }
+}
