@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util'
 import { ApplicationService } from './apps/service.ts'
 import { type AuthType, deviceCredentials, type SignType } from './broker/credentials.ts'
 import { ConfigError, type ConfigOverrides, loadConfig } from './config/load.ts'
-import { createGateway, dataPaths } from './gateway.ts'
+import { dataPaths } from './config/paths.ts'
 import { createLogger } from './logger.ts'
 import { commandTopic, dataTopic } from './protocols/platform-mqtt.ts'
 import { openDatabase } from './store/db.ts'
@@ -60,6 +60,8 @@ function overrides(v: Values): ConfigOverrides {
 async function start(v: Values): Promise<void> {
   const config = loadConfig(overrides(v))
   const log = createLogger(config.log.level)
+  // Loaded here, not at the top: the other commands need none of the broker/HTTP stack.
+  const { createGateway } = await import('./gateway.ts')
   const gateway = await createGateway(config, log)
   const listeners = await gateway.start()
   const where = listeners.map((l) => `${l.kind} ${l.host}:${l.port}`).join(', ')

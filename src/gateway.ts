@@ -1,10 +1,11 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { buildApi } from './api/server.ts'
 import { ApplicationService } from './apps/service.ts'
 import { Broker, type ListenerAddress } from './broker/broker.ts'
+import { dataPaths } from './config/paths.ts'
 import type { GatewayConfig } from './config/schema.ts'
 import { DeviceRegistry } from './devices/registry.ts'
 import { EventBus } from './events.ts'
@@ -37,13 +38,6 @@ export interface Gateway {
   start(): Promise<Listener[]>
   stop(): Promise<void>
 }
-
-/** Paths of the data directory. */
-export const dataPaths = (dataDir: string) => ({
-  database: join(dataDir, 'sitegate.db'),
-  broker: join(dataDir, 'broker'),
-  firstApp: join(dataDir, 'first-app.json'),
-})
 
 /**
  * The composition root: builds every part from the config, `start()` opens them in dependency order
@@ -129,8 +123,8 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     },
     async stop() {
       if (started) {
-        await broker.stop() // no new messages; in-flight publishes either committed or are not acknowledged
-        ingest.flush()
+        // No new connections; queued messages are committed and acknowledged before clients are disconnected.
+        await broker.stop(() => ingest.flush())
         await Promise.all([api.close(), httpsApi?.close()])
         started = false
       }

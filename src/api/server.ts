@@ -36,8 +36,17 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   }) as unknown as FastifyInstance
   installErrorHandling(app, deps.log)
+  // Spec §1.2 asks for `Content-Type: application/json` on every API but login, and a DELETE carries no body
+  // (§1.1): an empty body there is no body, not malformed JSON.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '' && request.method === 'DELETE') done(null, undefined)
+    else parseJson(request, body as string, done)
+  })
   await app.register(formbody)
   app.addHook('onRequest', async (request) => {
+    // An unknown route answers 404 100225 whoever asks; only real API routes check credentials.
+    if (request.routeOptions.url === undefined) return
     if (request.routeOptions.config.auth === false || !request.url.startsWith('/iocm/')) return
     authenticateRequest(deps.apps, request)
   })

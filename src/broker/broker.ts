@@ -39,6 +39,29 @@ export interface ListenerAddress {
 type SessionClient = Client & { sitegate?: DeviceSession }
 
 /**
+ * For a persistent session (clean: false) aedes stores every filter of a SUBSCRIBE packet once any of them is
+ * granted — refused ones included — and queues messages for the offline session by the stored filters without
+ * asking authorizeSubscribe again. Store only what the ACL allows (at QoS 1 at most, as granted), or a refused
+ * filter would still collect other devices' commands while the device is offline.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the persistence object is opaque (see aedes-persistence-level.d.ts).
+function aclFilteredPersistence(persistence: any): any {
+  const add = persistence.addSubscriptions.bind(persistence)
+  persistence.addSubscriptions = (
+    client: SessionClient,
+    subs: { topic: string; qos: number }[],
+    ...rest: unknown[]
+  ) => {
+    const session = client.sitegate
+    const allowed = session
+      ? subs.filter((s) => maySubscribe(session, s.topic)).map((s) => ({ ...s, qos: Math.min(s.qos, 1) }))
+      : []
+    return add(client, allowed, ...rest)
+  }
+  return persistence
+}
+
+/**
  * The site's MQTT broker: aedes with durable sessions (aedes-persistence-level), the platform's CONNECT
  * authentication and topic ACL, and listeners on TCP, TLS and WebSocket.
  */
@@ -61,7 +84,7 @@ export class Broker {
     this.level = new ClassicLevel<string, Buffer>(this.options.persistenceDir, { valueEncoding: 'buffer' })
     await this.level.open()
     const aedes = await Aedes.createBroker({
-      persistence: levelPersistence(this.level),
+      persistence: aclFilteredPersistence(levelPersistence(this.level)),
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => {
@@ -212,12 +235,16 @@ export class Broker {
     return this.aedes?.connectedClients ?? 0
   }
 
-  /** Stops listening, disconnects every client, then closes the session store. */
-  async stop(): Promise<void> {
+  /**
+   * Stops listening, lets `beforeDisconnect` finish in-flight work while clients are still connected (so their
+   * PUBACKs go out), then disconnects every client and closes the session store.
+   */
+  async stop(beforeDisconnect: () => void = () => {}): Promise<void> {
     for (const off of this.unsubscribe.splice(0)) off()
     const closing = this.servers
       .splice(0)
       .map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())))
+    beforeDisconnect()
     this.wss?.close()
     for (const client of this.wss?.clients ?? []) client.terminate()
     const aedes = this.aedes

@@ -82,10 +82,12 @@ function describeErrors(candidate: unknown): string {
     if (seen.has(key)) continue
     seen.add(key)
     const got = e.value === undefined ? 'nothing' : JSON.stringify(e.value)
+    // Schemas that carry a description say what they want in words ("a port number 0-65535, or false").
+    const expected = typeof e.schema.description === 'string' ? `expected ${e.schema.description}` : e.message
     const what =
       e.message.includes('additional') || e.message.includes('Unexpected property')
         ? 'unknown key'
-        : `${e.message.toLowerCase()}, got ${got}`
+        : `${expected}, got ${got}`
     lines.push(`${key}: ${what}`)
   }
   return lines.join('; ')

@@ -1,7 +1,10 @@
 import { type Static, Type } from '@sinclair/typebox'
 
 // A TCP port, or `false` to disable that listener.
-const Port = Type.Union([Type.Integer({ minimum: 0, maximum: 65535 }), Type.Literal(false)])
+const Port = Type.Union([Type.Integer({ minimum: 0, maximum: 65535 }), Type.Literal(false)], {
+  description: 'a port number 0-65535 (0: any free port), or false to disable the listener',
+})
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 const AppConfig = Type.Object(
   {
@@ -19,7 +22,8 @@ export const ConfigSchema = Type.Object(
     log: Type.Object(
       {
         level: Type.Union(
-          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+          LOG_LEVELS.map((l) => Type.Literal(l)),
+          { description: `one of ${LOG_LEVELS.join(', ')}` },
         ),
       },
       { additionalProperties: false },
@@ -53,7 +57,9 @@ export const ConfigSchema = Type.Object(
     store: Type.Object(
       {
         // FULL: every commit is on disk before it is acknowledged, even across a power cut.
-        synchronous: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')]),
+        synchronous: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], {
+          description: 'FULL or NORMAL',
+        }),
       },
       { additionalProperties: false },
     ),

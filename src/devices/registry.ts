@@ -80,7 +80,8 @@ export class DeviceRegistry {
     }
     if (this.store.devices.getByNodeId(info.nodeId)) throw new PlatformError('100426')
     const deviceId = randomUUID()
-    const secret = (req.secret ?? randomBytes(10).toString('hex')).toLowerCase()
+    // Echoed as given (§4.2): the device signs its CONNECT password with exactly this string (A.3).
+    const secret = req.secret ?? randomBytes(10).toString('hex')
     const psk = randomBytes(16).toString('hex')
     const now = this.now()
     const extra: Record<string, unknown> = {}

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import BetterSqlite3, { type Database } from 'better-sqlite3'
 import { migrate } from './migrate.ts'
@@ -13,6 +13,9 @@ export interface OpenOptions {
 /** Opens (creating if needed) the gateway's SQLite database in WAL mode and brings its schema up to date. */
 export function openDatabase(file: string, options: OpenOptions = { synchronous: 'FULL' }): Database {
   mkdirSync(dirname(file), { recursive: true })
+  // The database holds device secrets (needed in clear for the MQTT HMAC): owner-only from the first byte.
+  // SQLite gives the -wal and -shm files the database file's permissions.
+  closeSync(openSync(file, 'a', 0o600))
   const db = new BetterSqlite3(file)
   try {
     db.pragma('journal_mode = WAL')

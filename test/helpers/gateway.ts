@@ -173,7 +173,7 @@ export function spawnGateway(args: string[], env: NodeJS.ProcessEnv = {}): Promi
     child.once('exit', (code, signal) => resolve({ code, signal })),
   )
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${out}`)), 15_000)
+    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${out}`)), 30_000)
     const onData = (chunk: Buffer) => {
       out += chunk.toString()
       for (const line of out.split('\n')) {
