@@ -51,11 +51,10 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
   const store = createStore(openDatabase(paths.database, { synchronous: config.store.synchronous }))
   const apps = new ApplicationService(store, log.child({ part: 'apps' }))
   const registry = new DeviceRegistry(store, bus, log.child({ part: 'devices' }))
-  const shadows = new ShadowService(store, bus)
+  const shadows = new ShadowService(store)
   const ingest = new IngestService(
-    store,
+    { databaseFile: paths.database, synchronous: config.store.synchronous },
     registry,
-    shadows,
     bus,
     log.child({ part: 'ingest' }),
     config.ingest.maxBatch,
@@ -104,6 +103,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
       await apps.syncConfigApps(config.apps)
       await ensureFirstApplication(apps, store, paths.firstApp, log)
       registry.recoverStatusAfterRestart()
+      await ingest.start()
       const listeners: Listener[] = [...(await broker.start())]
       if (config.http.port !== false) {
         await api.listen({ host: config.host, port: config.http.port })
@@ -124,7 +124,8 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     async stop() {
       if (started) {
         // No new connections; queued messages are committed and acknowledged before clients are disconnected.
-        await broker.stop(() => ingest.flush())
+        await broker.stop(() => ingest.drain())
+        await ingest.close()
         await Promise.all([api.close(), httpsApi?.close()])
         started = false
       }

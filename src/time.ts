@@ -12,8 +12,20 @@ export function toPlatformTime(ms: number): string {
   )
 }
 
+// Devices sampling together send the same eventTime many times a second: remember the last one parsed.
+let lastText = ''
+let lastMs: number | undefined
+
 /** Parses `20151212T121212Z` to epoch milliseconds; undefined when malformed or not a real date. */
 export function parsePlatformTime(text: string): number | undefined {
+  if (text === lastText) return lastMs
+  const ms = parseUncached(text)
+  lastText = text
+  lastMs = ms
+  return ms
+}
+
+function parseUncached(text: string): number | undefined {
   const m = PLATFORM_TIME.exec(text)
   if (!m) return undefined
   const [, y, mo, d, h, mi, s] = m.map(Number) as [number, number, number, number, number, number, number]

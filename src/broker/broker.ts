@@ -239,12 +239,12 @@ export class Broker {
    * Stops listening, lets `beforeDisconnect` finish in-flight work while clients are still connected (so their
    * PUBACKs go out), then disconnects every client and closes the session store.
    */
-  async stop(beforeDisconnect: () => void = () => {}): Promise<void> {
+  async stop(beforeDisconnect: () => Promise<void> | void = () => {}): Promise<void> {
     for (const off of this.unsubscribe.splice(0)) off()
     const closing = this.servers
       .splice(0)
       .map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())))
-    beforeDisconnect()
+    await beforeDisconnect()
     this.wss?.close()
     for (const client of this.wss?.clients ?? []) client.terminate()
     const aedes = this.aedes

@@ -1,50 +1,95 @@
+import { Worker } from 'node:worker_threads'
 import type { DeviceRegistry } from '../devices/registry.ts'
 import type { EventBus, ReportedService } from '../events.ts'
 import type { Logger } from '../logger.ts'
-import type { ServiceData } from '../protocols/platform-mqtt.ts'
-import type { ShadowService } from '../shadows/service.ts'
 import { GroupCommitter } from '../store/group-commit.ts'
-import type { Store } from '../store/index.ts'
-import { Lane } from '../store/repos/outbox.ts'
-import { toPlatformTime } from '../time.ts'
+import type { FromWriter, IngestWorkerData, ToWriter } from './ingest-worker.ts'
+import type { IngestItem } from './ingest-writer.ts'
 
-export interface IngestItem {
-  deviceId: string
-  data: ServiceData[]
-  receivedAt: number
-}
+export type { IngestItem }
 
 /**
- * Device data ingest (issue: foundation, item 7). One group-committed transaction per batch writes, for each
- * message, its history rows, the merged reported shadow (version + 1) and a telemetry outbox row, plus one
- * shadow outbox row per device per batch (the sync engine would collapse them anyway). `submit`'s callback
- * runs after the commit: the broker sends PUBACK from it.
+ * Device data ingest. Messages are group-committed by the writer thread (see ingest-writer.ts for what one
+ * batch writes); `submit`'s callback runs after the batch holding the message committed, and the broker sends
+ * PUBACK from it. While one batch commits, the next one fills.
  */
 export class IngestService {
   private readonly committer: GroupCommitter<IngestItem>
+  private worker: Worker | undefined
+  private ready: Promise<void> | undefined
+  private nextId = 1
+  private readonly waiting = new Map<
+    number,
+    { resolve: (r: (string | null)[]) => void; reject: (e: Error) => void }
+  >()
+  private closing = false
+  private readonly offDeleted: () => void
 
   constructor(
-    private readonly store: Store,
+    private readonly workerData: IngestWorkerData,
     private readonly registry: DeviceRegistry,
-    private readonly shadows: ShadowService,
     private readonly bus: EventBus,
-    log: Logger,
+    private readonly log: Logger,
     maxBatch: number,
   ) {
-    this.committer = new GroupCommitter((items) => this.writeBatch(items), {
+    this.committer = new GroupCommitter((items) => this.commit(items), {
       maxBatch,
       log,
       onCommitted: (items) => this.emitReported(items),
     })
+    this.offDeleted = bus.on('device.deleted', ({ deviceId }) => this.post({ type: 'forget', deviceId }))
+  }
+
+  /** Starts the writer thread; resolves once it has opened the database. */
+  start(): Promise<void> {
+    const worker = new Worker(new URL('./ingest-worker.boot.mjs', import.meta.url), {
+      workerData: this.workerData,
+    })
+    this.worker = worker
+    this.ready = new Promise((resolve, reject) => {
+      worker.once('error', reject)
+      worker.on('message', (msg: FromWriter) => {
+        if (msg.type === 'ready') {
+          worker.off('error', reject)
+          resolve()
+        } else {
+          const waiter = this.waiting.get(msg.id)
+          this.waiting.delete(msg.id)
+          waiter?.resolve(msg.results)
+        }
+      })
+    })
+    worker.on('error', (err) => this.log.error({ err }, 'ingest writer failed'))
+    worker.on('exit', (code) => {
+      // Whatever was in flight is not acknowledged: the devices send it again.
+      for (const waiter of this.waiting.values()) waiter.reject(new Error(`ingest writer exited (${code})`))
+      this.waiting.clear()
+      this.worker = undefined
+      if (!this.closing) {
+        this.log.error({ code }, 'ingest writer exited; restarting it')
+        void this.start()
+      }
+    })
+    return this.ready
   }
 
   submit(item: IngestItem, done: (err: Error | null) => void): void {
-    this.committer.push(item, done)
+    // A device deleted while its message was on the way is not stored (it no longer exists).
+    if (this.registry.exists(item.deviceId)) this.committer.push(item, done)
+    else done(null)
   }
 
-  /** Commits whatever is queued (at shutdown). */
-  flush(): void {
-    this.committer.flush()
+  /** Commits whatever is queued or in flight (at shutdown, before clients are disconnected). */
+  drain(): Promise<void> {
+    return this.committer.drain()
+  }
+
+  /** Drains, then stops the writer thread. */
+  async close(): Promise<void> {
+    await this.drain()
+    this.closing = true
+    this.offDeleted()
+    await this.worker?.terminate()
   }
 
   get pending(): number {
@@ -55,65 +100,22 @@ export class IngestService {
     return this.committer.stats()
   }
 
-  private writeBatch(items: IngestItem[]): void {
-    const touched = new Map<string, { services: Set<string>; messages: number }>()
-    try {
-      this.store.transaction(() => {
-        const now = Date.now()
-        for (const item of items) {
-          // A device deleted while its message waited for the batch is skipped, not a batch failure.
-          if (!this.registry.exists(item.deviceId)) continue
-          let device = touched.get(item.deviceId)
-          if (!device) {
-            device = { services: new Set(), messages: 0 }
-            touched.set(item.deviceId, device)
-          }
-          device.messages += 1
-          const up: { serviceId: string; serviceData: Record<string, unknown>; eventTime: string }[] = []
-          for (const entry of item.data) {
-            const json = JSON.stringify(entry.serviceData)
-            this.store.telemetry.insert(
-              item.deviceId,
-              entry.serviceId,
-              entry.eventTime,
-              item.receivedAt,
-              json,
-            )
-            this.shadows.mergeReported(item.deviceId, entry.serviceId, entry.serviceData, entry.eventTime)
-            device.services.add(entry.serviceId)
-            up.push({
-              serviceId: entry.serviceId,
-              serviceData: entry.serviceData,
-              eventTime: toPlatformTime(entry.eventTime),
-            })
-          }
-          this.store.outbox.append(
-            Lane.telemetry,
-            'telemetry',
-            item.deviceId,
-            JSON.stringify({ deviceId: item.deviceId, data: up }),
-            now,
-          )
-        }
-        for (const [deviceId, device] of touched) {
-          const services = [...device.services].map((serviceId) =>
-            this.shadows.persistReported(deviceId, serviceId, now),
-          )
-          // The shadow's version counts messages merged into it (version + 1 per deviceReq).
-          this.store.devices.bumpShadowVersion(deviceId, device.messages, now)
-          this.store.outbox.append(
-            Lane.shadow,
-            'shadow.reported',
-            deviceId,
-            JSON.stringify({ deviceId, services }),
-            now,
-          )
-        }
-      })
-    } catch (err) {
-      for (const deviceId of touched.keys()) this.shadows.invalidate(deviceId)
-      throw err
-    }
+  private async commit(items: IngestItem[]): Promise<(string | null)[]> {
+    await this.ready
+    const id = this.nextId++
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject })
+      if (!this.post({ type: 'batch', id, items })) {
+        this.waiting.delete(id)
+        reject(new Error('ingest writer is not running'))
+      }
+    })
+  }
+
+  private post(msg: ToWriter): boolean {
+    if (!this.worker) return false
+    this.worker.postMessage(msg)
+    return true
   }
 
   private emitReported(items: IngestItem[]): void {
