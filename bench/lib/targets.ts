@@ -1,0 +1,110 @@
+// The two brokers bench/ingest.ts measures, each in its own child process: the real gateway (CLI, temp data
+// dir, registered devices) and a plain aedes broker as the baseline.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { deviceCredentials } from '../../src/broker/credentials.ts'
+import { dataTopic } from '../../src/protocols/platform-mqtt.ts'
+import type { DeviceSpec } from './load.ts'
+import { type Child, freePort, spawnNode, waitForHttp } from './proc.ts'
+
+export interface Target {
+  name: string
+  child: Child
+  mqttUrl: string
+  devices: DeviceSpec[]
+  /** Stops the child (SIGTERM, then SIGKILL after 10 s); resolves with its exit code. */
+  stop(): Promise<number | null>
+}
+
+export interface GatewayTarget extends Target {
+  dataDir: string
+  database: string
+  /** The --cpu-prof directory when profiling. */
+  profileDir: string | undefined
+  /** Removes the data and profile directories (after stop). */
+  removeDirs(): void
+}
+
+/** Plain aedes (bench/lib/raw-aedes.ts); devices are anonymous clients publishing on same-shaped topics. */
+export async function startBaseline(clients: number): Promise<Target> {
+  const child = spawnNode(['--import', 'tsx'], 'bench/lib/raw-aedes.ts')
+  const port = await child.waitForLine((line) =>
+    line.startsWith('{') ? (JSON.parse(line) as { port: number }).port : undefined,
+  )
+  const devices = Array.from({ length: clients }, (_, i) => ({
+    clientId: `bench-${i}`,
+    topic: dataTopic(`bench-${i}`),
+  }))
+  return { name: 'raw aedes', child, mqttUrl: `mqtt://127.0.0.1:${port}`, devices, stop: () => child.stop() }
+}
+
+/**
+ * The gateway as a user starts it, with `clients` devices registered over REST; `profile` runs it under
+ * --cpu-prof, `config` passes a config file (e.g. to try store.synchronous or ingest.maxBatch).
+ */
+export async function startGateway(
+  clients: number,
+  opts: { profile?: boolean; config?: string | undefined } = {},
+): Promise<GatewayTarget> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sitegate-bench-'))
+  const profileDir = opts.profile ? mkdtempSync(join(tmpdir(), 'sitegate-prof-')) : undefined
+  const [mqttPort, httpPort] = [await freePort(), await freePort()]
+  const nodeArgs = [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), '--import', 'tsx']
+  // At log level warn the "sitegate listening" line is not printed: ports are chosen here and HTTP is polled.
+  const args = ['start', '--data-dir', dataDir, '--host', '127.0.0.1', '--log-level', 'warn']
+  args.push('--mqtt-port', String(mqttPort), '--http-port', String(httpPort))
+  if (opts.config) args.push('--config', opts.config)
+  const child = spawnNode(nodeArgs, 'src/cli.ts', args)
+  const removeDirs = () => {
+    for (const dir of [dataDir, profileDir]) if (dir) rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    const httpUrl = `http://127.0.0.1:${httpPort}`
+    await waitForHttp(httpUrl, child)
+    const headers = await login(httpUrl, join(dataDir, 'first-app.json'))
+    const devices: DeviceSpec[] = []
+    for (let i = 0; i < clients; i++) {
+      const { deviceId, secret } = await register(httpUrl, headers, `bench-node-${i}`)
+      devices.push({ ...deviceCredentials({ id: deviceId, secret }), topic: dataTopic(deviceId) })
+    }
+    const database = join(dataDir, 'sitegate.db')
+    return {
+      name: 'sitegate',
+      child,
+      mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+      devices,
+      dataDir,
+      database,
+      profileDir,
+      stop: () => child.stop(),
+      removeDirs,
+    }
+  } catch (err) {
+    await child.stop()
+    removeDirs()
+    throw err
+  }
+}
+
+async function login(httpUrl: string, firstAppFile: string): Promise<Record<string, string>> {
+  const app = JSON.parse(readFileSync(firstAppFile, 'utf8')) as { appId: string; secret: string }
+  const res = await fetch(`${httpUrl}/iocm/app/sec/v1.1.0/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(app).toString(),
+  })
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`)
+  const { accessToken } = (await res.json()) as { accessToken: string }
+  return { app_key: app.appId, authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' }
+}
+
+async function register(httpUrl: string, headers: Record<string, string>, nodeId: string) {
+  const res = await fetch(`${httpUrl}/iocm/app/reg/v2.0.0/deviceCredentials`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ deviceInfo: { nodeId }, mqttConnect: true }),
+  })
+  if (res.status !== 200) throw new Error(`registration failed: ${res.status} ${await res.text()}`)
+  return (await res.json()) as { deviceId: string; secret: string }
+}
