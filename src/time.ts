@@ -3,8 +3,21 @@ const PLATFORM_TIME = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/
 
 const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n))
 
+// Formatting repeats for every record of a batch sampled in the same second: remember the last second.
+let lastSecond = Number.NaN
+let lastFormatted = ''
+
 /** Formats epoch milliseconds as `20151212T121212Z`. */
 export function toPlatformTime(ms: number): string {
+  const second = Math.floor(ms / 1000)
+  if (second !== lastSecond) {
+    lastFormatted = formatUncached(ms)
+    lastSecond = second
+  }
+  return lastFormatted
+}
+
+function formatUncached(ms: number): string {
   const d = new Date(ms)
   return (
     `${d.getUTCFullYear()}${pad2(d.getUTCMonth() + 1)}${pad2(d.getUTCDate())}` +
