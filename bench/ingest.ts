@@ -122,20 +122,31 @@ async function runGateway(round: number): Promise<Measured> {
   return result
 }
 
+/** Summarises each thread's profile (--cpu-prof writes one per thread: CPU.<date>.<time>.<pid>.<tid>.<n>). */
 function printProfile(dir: string, phase: PhaseResult): void {
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))
-  if (!file) throw new Error(`no .cpuprofile in ${dir}`)
-  const s = summarise(join(dir, file), phase.firstPublishAt, phase.lastAckAt, 25)
-  const scope = s.windowed ? 'the measured phase' : 'the whole run (window not found)'
-  console.log(`\ngateway CPU profile over ${scope}: ${s.windowMs.toFixed(0)} ms sampled`)
-  const table = (title: string, rows: { name: string; ms: number; pct: number }[]) => {
-    console.log(`\n${title}`)
-    for (const r of rows)
-      console.log(`${r.pct.toFixed(1).padStart(6)}% ${r.ms.toFixed(0).padStart(7)} ms  ${r.name}`)
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort()
+  if (files.length === 0) throw new Error(`no .cpuprofile in ${dir}`)
+  for (const file of files) {
+    const thread = file.split('.')[4] === '0' ? 'main thread' : `worker thread ${file.split('.')[4]}`
+    const s = summarise(join(dir, file), phase.firstPublishAt, phase.lastAckAt, 25)
+    const idle = s.selfByPackage.find((r) => r.name === '(idle)')?.pct ?? 0
+    if (idle > 95) {
+      console.log(`\ngateway ${thread}: ${idle.toFixed(0)}% idle during the measured phase`)
+      continue
+    }
+    const scope = s.windowed ? 'the measured phase' : 'the whole run (window not found)'
+    console.log(`\ngateway ${thread} CPU profile over ${scope}: ${s.windowMs.toFixed(0)} ms sampled`)
+    const table = (title: string, rows: { name: string; ms: number; pct: number }[]) => {
+      console.log(`\n${title}`)
+      for (const r of rows)
+        console.log(`${r.pct.toFixed(1).padStart(6)}% ${r.ms.toFixed(0).padStart(7)} ms  ${r.name}`)
+    }
+    table('self time by package / area', s.selfByPackage.slice(0, 15))
+    table('self time by function', s.selfByFunction)
+    table('inclusive time, sitegate src/', s.inclusiveOwn.slice(0, 15))
   }
-  table('self time by package / area', s.selfByPackage)
-  table('self time by function', s.selfByFunction)
-  table('inclusive time, sitegate src/', s.inclusiveOwn)
 }
 
 function fmt(n: number, digits = 0): string {

@@ -1,7 +1,7 @@
 import type { DevicePublishHandler } from '../broker/broker.ts'
 import type { Logger } from '../logger.ts'
 import type { IngestService } from '../telemetry/ingest.ts'
-import { decodeUplink, parseDeviceTopic } from './platform-mqtt.ts'
+import { decodeUplink } from './platform-mqtt.ts'
 
 /**
  * Routes what a device publishes on its data topic (device-mqtt.md A.2): `deviceReq` to durable ingest (the
@@ -11,7 +11,8 @@ import { decodeUplink, parseDeviceTopic } from './platform-mqtt.ts'
 export function platformUplinkHandler(ingest: IngestService, log: Logger): DevicePublishHandler {
   return (session, topic, payload, done) => {
     const receivedAt = Date.now()
-    if (parseDeviceTopic(topic)?.codec === 'binary') {
+    // The broker's ACL has already parsed and checked the topic: only the codec suffix is left to read.
+    if (topic.endsWith('/binary')) {
       // No codec plug-ins on the gateway yet (A.2 notes): binary payloads cannot be decoded, so none is stored.
       log.warn(
         { deviceId: session.deviceId, bytes: payload.length },
