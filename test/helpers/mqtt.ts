@@ -3,7 +3,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { type AuthType, deviceCredentials, type SignType } from '../../src/broker/credentials.ts'
 import type { Store } from '../../src/store/index.ts'
-import type { AppSession } from './gateway.ts'
+import { type AppSession, connectRaw } from './gateway.ts'
 
 export const dataTopic = (id: string, codec: 'json' | 'binary' = 'json'): string =>
   `/huawei/v1/devices/${id}/data/${codec}`
@@ -62,26 +62,16 @@ export function closed(client: MqttClient, timeoutMs = 10_000): Promise<void> {
 }
 
 /** Attempts a CONNECT and returns the CONNACK return code (0 = accepted). The client is always closed. */
-export function connackCode(mqttUrl: string, options: IClientOptions): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const client = mqtt.connect(mqttUrl, {
-      reconnectPeriod: 0,
-      connectTimeout: 5000,
-      protocolVersion: 4,
-      ...options,
-    })
-    client.once('connect', () => {
-      client.end(true)
-      resolve(0)
-    })
-    client.once('error', (err: Error & { code?: unknown }) => {
-      client.end(true)
-      if (typeof err.code === 'number') resolve(err.code)
-      else reject(err)
-    })
-    // Settled already unless the connection died without any CONNACK (then say so instead of hanging).
-    client.once('close', () => reject(new Error('connection closed without a CONNACK')))
-  })
+export async function connackCode(mqttUrl: string, options: IClientOptions): Promise<number> {
+  try {
+    const client = await connectRaw(mqttUrl, options)
+    client.end(true)
+    return 0
+  } catch (err) {
+    const code = (err as { code?: unknown }).code
+    if (typeof code === 'number') return code
+    throw err
+  }
 }
 
 export interface Received {
