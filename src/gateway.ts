@@ -41,7 +41,7 @@ export interface Gateway {
 
 /**
  * The composition root: builds every part from the config, `start()` opens them in dependency order
- * (store → applications → registry → broker → HTTP), `stop()` closes them in reverse.
+ * (store → applications → registry → ingest writer → broker → HTTP), `stop()` closes them in reverse.
  */
 export async function createGateway(config: Readonly<GatewayConfig>, log: Logger): Promise<Gateway> {
   const dataDir = resolve(config.dataDir)

@@ -67,7 +67,11 @@ export class IngestService {
       this.worker = undefined
       if (!this.closing) {
         this.log.error({ code }, 'ingest writer exited; restarting it')
-        void this.start()
+        // A writer that cannot even reopen the database leaves every commit failing (devices are not
+        // acknowledged and resend); say so rather than crash the gateway with an unhandled rejection.
+        this.start().catch((err: unknown) =>
+          this.log.fatal({ err }, 'ingest writer cannot restart; data is not acknowledged'),
+        )
       }
     })
     return this.ready
