@@ -103,11 +103,11 @@ async function runGateway(round: number): Promise<Measured> {
   try {
     result = await measure(target, () => checkStore(target.database))
     const published = (warmup + messages) * clients
-    const rows = result.store!.telemetryRows
+    const records = result.store!.telemetryRecords
     console.log(
-      `round ${round} durability: telemetry rows ${rows} (published ${published} messages × ${SERVICES_PER_MESSAGE} services = ${published * SERVICES_PER_MESSAGE}), read while the gateway ran`,
+      `round ${round} durability: history records ${records} (published ${published} messages × ${SERVICES_PER_MESSAGE} services = ${published * SERVICES_PER_MESSAGE}), read while the gateway ran`,
     )
-    if (rows < published * SERVICES_PER_MESSAGE)
+    if (records < published * SERVICES_PER_MESSAGE)
       throw new Error('acknowledged messages missing from telemetry')
   } catch (err) {
     await target.stop()

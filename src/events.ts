@@ -31,6 +31,11 @@ export class EventBus {
     return () => this.emitter.off(event, listener)
   }
 
+  /** Whether anyone listens (lets a producer skip building payloads nobody reads). */
+  hasListeners(event: GatewayEventName): boolean {
+    return this.emitter.listenerCount(event) > 0
+  }
+
   emit<E extends GatewayEventName>(event: E, payload: GatewayEvents[E]): void {
     this.emitter.emit(event, payload)
   }

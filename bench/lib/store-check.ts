@@ -1,12 +1,13 @@
-// Reads the gateway's SQLite database read-only (while the gateway still runs): the telemetry row count, and
+// Reads the gateway's SQLite database read-only (while the gateway still runs): the history record count, and
 // an estimate of how many ingest transactions wrote it.
 import BetterSqlite3 from 'better-sqlite3'
 
 export interface StoreCheck {
-  telemetryRows: number
+  /** History records (ServiceData entries) stored. */
+  telemetryRecords: number
   /**
-   * Ingest transactions, estimated: every outbox row an ingest transaction appends carries the same
-   * created_at (its Date.now()), so distinct values count transactions (two in one millisecond count once).
+   * Ingest transactions, estimated: every history chunk an ingest transaction writes carries the same
+   * received_at (its Date.now()), so distinct values count transactions (two in one millisecond count once).
    */
   transactions: number
 }
@@ -16,8 +17,8 @@ export function checkStore(file: string): StoreCheck {
   try {
     const count = (sql: string) => db.prepare(sql).pluck().get() as number
     return {
-      telemetryRows: count('SELECT count(*) FROM telemetry'),
-      transactions: count("SELECT count(DISTINCT created_at) FROM outbox WHERE kind = 'telemetry'"),
+      telemetryRecords: count('SELECT coalesce(sum(records), 0) FROM telemetry_chunk'),
+      transactions: count("SELECT count(DISTINCT received_at) FROM telemetry_chunk"),
     }
   } finally {
     db.close()

@@ -39,8 +39,9 @@ export interface ServiceData {
   serviceData: Record<string, unknown>
   /** Epoch ms of collection; the gateway's receive time when absent or malformed (A.4). */
   eventTime: number
-  /** True when the message's eventTime was present but not in yyyyMMdd'T'HHmmss'Z' form. */
-  eventTimeMalformed: boolean
+  /** Where eventTime came from: the device's valid `eventTime`, or the receive time because it was absent or
+   * not in yyyyMMdd'T'HHmmss'Z' form. */
+  eventTimeSource: 'device' | 'absent' | 'malformed'
 }
 
 export interface DeviceReq {
@@ -93,13 +94,13 @@ function decodeDeviceReq(doc: Record<string, unknown>, receivedAt: number): Deco
     }
     if (!isPlainObject(serviceData)) return fail(`deviceReq.data[${i}].serviceData must be a JSON object`)
     let at = receivedAt
-    let malformed = false
+    let source: ServiceData['eventTimeSource'] = 'absent'
     if (eventTime !== undefined && eventTime !== null) {
       const parsed = typeof eventTime === 'string' ? parsePlatformTime(eventTime) : undefined
-      if (parsed === undefined) malformed = true
-      else at = parsed
+      if (parsed === undefined) source = 'malformed'
+      else [at, source] = [parsed, 'device']
     }
-    data.push({ serviceId, serviceData, eventTime: at, eventTimeMalformed: malformed })
+    data.push({ serviceId, serviceData, eventTime: at, eventTimeSource: source })
   }
   return { ok: true, value: { msgType: 'deviceReq', data } }
 }

@@ -1,9 +1,10 @@
 import type { Logger } from '../logger.ts'
 
-type Done = (err: Error | null) => void
+/** Called once the item's batch is settled: err when it was not committed, else the item's outcome. */
+export type Done<O> = (err: Error | null, outcome?: O) => void
 
-/** Commits a batch; resolves with, per item, null when committed or the reason it was not. */
-export type CommitBatch<T> = (items: T[]) => Promise<(string | null)[]>
+/** Commits a batch; resolves with one outcome per item. */
+export type CommitBatch<T, O> = (items: T[]) => Promise<O[]>
 
 /**
  * Group commit (ARCHITECTURE.md rule 2), pipelined: items pushed while a batch is being committed wait for the
@@ -11,25 +12,25 @@ export type CommitBatch<T> = (items: T[]) => Promise<(string | null)[]>
  * callback acknowledges is durable, and one fsync serves many messages. One batch is in flight at a time, so
  * batches commit in the order their items arrived.
  */
-export class GroupCommitter<T> {
+export class GroupCommitter<T, O> {
   private queue: T[] = []
-  private callbacks: Done[] = []
+  private callbacks: Done<O>[] = []
   private scheduled = false
   private inFlight: Promise<void> | undefined
   private batches = 0
   private items = 0
 
   constructor(
-    private readonly commit: CommitBatch<T>,
+    private readonly commit: CommitBatch<T, O>,
     private readonly options: {
       maxBatch: number
       log: Logger
-      /** Called after a commit with the committed items (events are emitted here). */
-      onCommitted?: (items: T[]) => void
+      /** Why an item was not committed, per its outcome; undefined when it was. */
+      failureOf: (outcome: O) => string | undefined
     },
   ) {}
 
-  push(item: T, done: Done): void {
+  push(item: T, done: Done<O>): void {
     this.queue.push(item)
     this.callbacks.push(done)
     if (this.inFlight || this.scheduled) return
@@ -63,7 +64,7 @@ export class GroupCommitter<T> {
     const items = this.queue.splice(0, this.options.maxBatch)
     const callbacks = this.callbacks.splice(0, items.length)
     this.inFlight = this.commit(items).then(
-      (results) => this.settle(items, callbacks, results),
+      (outcomes) => this.settle(callbacks, outcomes),
       (err: unknown) => {
         this.options.log.error({ err, batch: items.length }, 'group commit failed; nothing acknowledged')
         for (const cb of callbacks) cb(err as Error)
@@ -75,24 +76,20 @@ export class GroupCommitter<T> {
     })
   }
 
-  private settle(items: T[], callbacks: Done[], results: (string | null)[]): void {
-    const committed: T[] = []
-    items.forEach((item, i) => {
-      const failure = results[i]
-      if (failure === null || failure === undefined) {
-        committed.push(item)
-        callbacks[i]!(null)
+  private settle(callbacks: Done<O>[], outcomes: O[]): void {
+    let committed = 0
+    callbacks.forEach((done, i) => {
+      const outcome = outcomes[i] as O
+      const failure = this.options.failureOf(outcome)
+      if (failure === undefined) {
+        committed += 1
+        done(null, outcome)
       } else {
         this.options.log.error({ error: failure }, 'item not committed; not acknowledged')
-        callbacks[i]!(new Error(failure))
+        done(new Error(failure))
       }
     })
     this.batches += 1
-    this.items += committed.length
-    try {
-      if (committed.length > 0) this.options.onCommitted?.(committed)
-    } catch (err) {
-      this.options.log.error({ err }, 'listener failed after commit')
-    }
+    this.items += committed
   }
 }

@@ -1,26 +1,49 @@
 // The ingest writer thread: owns a second SQLite connection (WAL allows one writer beside the main
-// connection's readers and short writes) so that commits — fsync included — never block the event loop that
-// serves MQTT and HTTP.
+// connection's readers and short writes) so that decoding and commits — fsync included — never block the
+// event loop that serves MQTT and HTTP.
 import { parentPort, workerData } from 'node:worker_threads'
 import { openDatabase } from '../store/db.ts'
 import { createStore } from '../store/index.ts'
-import { type IngestItem, IngestWriter } from './ingest-writer.ts'
+import { type IngestMessage, type IngestOutcome, IngestWriter } from './ingest-writer.ts'
 
 export interface IngestWorkerData {
   databaseFile: string
   synchronous: 'FULL' | 'NORMAL'
 }
 
-export type ToWriter =
-  | { type: 'batch'; id: number; items: IngestItem[] }
-  | { type: 'forget'; deviceId: string }
-export type FromWriter = { type: 'ready' } | { type: 'result'; id: number; results: (string | null)[] }
+/**
+ * A batch as posted to the writer: the payloads back to back in one transferred buffer (no per-message
+ * structured clone), message i being bytes [ends[i-1], ends[i]).
+ */
+export interface PackedBatch {
+  deviceIds: string[]
+  receivedAt: Float64Array
+  ends: Uint32Array
+  bytes: ArrayBuffer
+  withReports: boolean
+}
+
+export type ToWriter = ({ type: 'batch'; id: number } & PackedBatch) | { type: 'forget'; deviceId: string }
+export type FromWriter =
+  | { type: 'ready' }
+  | { type: 'result'; id: number; outcomes: IngestOutcome[]; reports?: string }
+
+export function unpack(batch: PackedBatch): IngestMessage[] {
+  const bytes = Buffer.from(batch.bytes)
+  let start = 0
+  return batch.deviceIds.map((deviceId, i) => {
+    const end = batch.ends[i]!
+    const message = { deviceId, text: bytes.toString('utf8', start, end), receivedAt: batch.receivedAt[i]! }
+    start = end
+    return message
+  })
+}
 
 const port = parentPort
 if (port) {
   const data = workerData as IngestWorkerData
   const store = createStore(openDatabase(data.databaseFile, { synchronous: data.synchronous }))
-  // The writer touches the telemetry and outbox indexes on every row: a 32 MiB page cache keeps them in memory.
+  // The writer touches the history and outbox indexes on every batch: a 32 MiB page cache keeps them in memory.
   store.db.pragma('cache_size = -32768')
   const writer = new IngestWriter(store)
   port.on('message', (msg: ToWriter) => {
@@ -28,13 +51,14 @@ if (port) {
       writer.forget(msg.deviceId)
       return
     }
-    let results: (string | null)[]
+    let result: { outcomes: IngestOutcome[]; reports?: string }
     try {
-      results = writer.write(msg.items)
+      result = writer.write(unpack(msg), msg.withReports)
     } catch (err) {
-      results = msg.items.map(() => (err as Error).message)
+      const failed: IngestOutcome = { kind: 'failed', error: (err as Error).message }
+      result = { outcomes: msg.deviceIds.map(() => failed) }
     }
-    port.postMessage({ type: 'result', id: msg.id, results } satisfies FromWriter)
+    port.postMessage({ type: 'result', id: msg.id, ...result } satisfies FromWriter)
   })
   port.on('close', () => store.db.close())
   port.postMessage({ type: 'ready' } satisfies FromWriter)

@@ -1,31 +1,52 @@
-import type { ServiceData } from '../protocols/platform-mqtt.ts'
+import type { GatewayEvents } from '../events.ts'
+import { type DeviceReq, type DeviceRsp, decodeUplink } from '../protocols/platform-mqtt.ts'
 import type { Store } from '../store/index.ts'
 import { Lane } from '../store/repos/outbox.ts'
 import { toPlatformTime } from '../time.ts'
 import { ReportedShadows } from './reported-shadows.ts'
 
-export interface IngestItem {
+/** A JSON message a device published on its data topic (device-mqtt.md A.2), not decoded yet. */
+export interface IngestMessage {
   deviceId: string
-  data: ServiceData[]
+  text: string
   receivedAt: number
 }
 
-/** Per item of a batch: null when committed, else why it was not. */
-export type BatchResult = (string | null)[]
+/**
+ * What became of one message. null: a deviceReq, stored. Otherwise: stored with a warning; invalid (nothing
+ * written, the device is acknowledged all the same: resending would not make it valid); a deviceRsp, for the
+ * command path; or failed (nothing written and not acknowledged, so the device resends it).
+ */
+export type IngestOutcome =
+  | null
+  | { kind: 'stored'; warning: string }
+  | { kind: 'invalid'; error: string }
+  | { kind: 'response'; response: DeviceRsp }
+  | { kind: 'failed'; error: string }
 
-interface TouchedDevice {
+interface Accepted {
+  index: number
+  deviceId: string
+  /** The message as stored in the history chunk. */
+  text: string
+  message: DeviceReq
+}
+
+interface DeviceBatch {
+  texts: string[]
   services: Set<string>
   messages: number
-  /** deviceReq ServiceData entries (JSON) for the telemetry outbox row, in arrival order. */
-  records: string[]
+  records: number
+  firstEvent: number
+  lastEvent: number
 }
 
 /**
- * Writes ingest batches. One transaction per batch writes each message's history rows and merges it into the
- * reported shadow (version + 1 per message); per device per batch it appends one telemetry outbox row (every
- * ServiceData entry of the batch, in order) and one shadow outbox row (the sync engine would collapse shadow
- * rows anyway). If a batch fails, its items are retried one per transaction, so one poisoned item cannot take
- * its neighbours down with it.
+ * Decodes and writes ingest batches. One transaction per batch: per device, one history chunk holding the
+ * device's messages of the batch (migration 002), the reported shadow merged message by message (version + 1
+ * per message), and two outbox rows — telemetry (pointing at the chunk) and shadow.reported. If the
+ * transaction fails, each message is retried in its own, so that one poisoned message cannot take its
+ * neighbours down with it.
  */
 export class IngestWriter {
   private readonly shadows: ReportedShadows
@@ -34,20 +55,50 @@ export class IngestWriter {
     this.shadows = new ReportedShadows(store)
   }
 
-  write(items: IngestItem[]): BatchResult {
-    try {
-      this.writeInTransaction(items)
-      return items.map(() => null)
-    } catch {
-      return items.map((item) => {
-        try {
-          this.writeInTransaction([item])
-          return null
-        } catch (err) {
-          return (err as Error).message
+  /**
+   * Decodes and stores a batch. With `withReports`, also returns what was stored as `device.reported` event
+   * payloads in JSON (built only when someone listens: it costs as much as the rest of the batch).
+   */
+  write(messages: IngestMessage[], withReports = false): { outcomes: IngestOutcome[]; reports?: string } {
+    const outcomes: IngestOutcome[] = new Array(messages.length).fill(null)
+    const accepted: Accepted[] = []
+    messages.forEach((m, index) => {
+      const decoded = decodeUplink(m.text, m.receivedAt)
+      if (!decoded.ok) outcomes[index] = { kind: 'invalid', error: decoded.error }
+      else if (decoded.value.msgType === 'deviceRsp') outcomes[index] = { kind: 'response', response: decoded.value }
+      else {
+        const message = decoded.value
+        let text = m.text
+        if (message.data.some((d) => d.eventTimeSource !== 'device')) {
+          // Stored history carries a valid eventTime on every entry: the receive time stands in (A.4).
+          text = storedForm(message)
+          if (message.data.some((d) => d.eventTimeSource === 'malformed')) {
+            outcomes[index] = { kind: 'stored', warning: 'malformed eventTime replaced by the receive time (A.4)' }
+          }
         }
-      })
+        accepted.push({ index, deviceId: m.deviceId, text, message })
+      }
+    })
+    if (accepted.length === 0) return { outcomes }
+    try {
+      this.writeInTransaction(accepted)
+    } catch {
+      for (const one of accepted) {
+        try {
+          this.writeInTransaction([one])
+        } catch (err) {
+          outcomes[one.index] = { kind: 'failed', error: (err as Error).message }
+        }
+      }
     }
+    if (!withReports) return { outcomes }
+    const reports: GatewayEvents['device.reported'][] = accepted
+      .filter((a) => outcomes[a.index]?.kind !== 'failed')
+      .map(({ deviceId, message }) => ({
+        deviceId,
+        services: message.data.map((d) => ({ serviceId: d.serviceId, data: d.serviceData, eventTime: d.eventTime })),
+      }))
+    return { outcomes, reports: JSON.stringify(reports) }
   }
 
   /** A deleted device's cached shadow is dropped. */
@@ -55,61 +106,80 @@ export class IngestWriter {
     this.shadows.invalidate(deviceId)
   }
 
-  private writeInTransaction(items: IngestItem[]): void {
-    const touched = new Map<string, TouchedDevice>()
+  private writeInTransaction(accepted: Accepted[]): void {
+    const touched = new Map<string, DeviceBatch>()
     try {
       this.store.transaction(() => {
-        const now = Date.now()
-        for (const item of items) {
-          let device = touched.get(item.deviceId)
+        for (const { deviceId, text, message } of accepted) {
+          let device = touched.get(deviceId)
           if (!device) {
-            device = { services: new Set(), messages: 0, records: [] }
-            touched.set(item.deviceId, device)
+            device = {
+              texts: [],
+              services: new Set(),
+              messages: 0,
+              records: 0,
+              firstEvent: Number.POSITIVE_INFINITY,
+              lastEvent: Number.NEGATIVE_INFINITY,
+            }
+            touched.set(deviceId, device)
           }
+          device.texts.push(text)
           device.messages += 1
-          for (const entry of item.data) {
-            const json = JSON.stringify(entry.serviceData)
-            this.store.telemetry.insert(
-              item.deviceId,
-              entry.serviceId,
-              entry.eventTime,
-              item.receivedAt,
-              json,
-            )
-            this.shadows.merge(item.deviceId, entry.serviceId, entry.serviceData, entry.eventTime)
+          for (const entry of message.data) {
+            this.shadows.merge(deviceId, entry.serviceId, entry.serviceData, entry.eventTime)
             device.services.add(entry.serviceId)
-            // The upstream record reuses the serialized serviceData instead of serializing it a second time.
-            device.records.push(
-              `{"serviceId":${JSON.stringify(entry.serviceId)},"serviceData":${json},"eventTime":"${toPlatformTime(entry.eventTime)}"}`,
-            )
+            device.records += 1
+            if (entry.eventTime < device.firstEvent) device.firstEvent = entry.eventTime
+            if (entry.eventTime > device.lastEvent) device.lastEvent = entry.eventTime
           }
         }
-        for (const [deviceId, device] of touched) {
-          // One telemetry outbox row per device per batch: the row is the unit of delivery and idempotency, and
-          // per-device order is kept because batches commit in sequence.
-          this.store.outbox.append(
-            Lane.telemetry,
-            'telemetry',
-            deviceId,
-            `{"deviceId":${JSON.stringify(deviceId)},"data":[${device.records.join(',')}]}`,
-            now,
-          )
-          const services = [...device.services].map((serviceId) =>
-            this.shadows.persist(deviceId, serviceId, now),
-          )
-          this.store.devices.bumpShadowVersion(deviceId, device.messages, now)
-          this.store.outbox.append(
-            Lane.shadow,
-            'shadow.reported',
-            deviceId,
-            JSON.stringify({ deviceId, services }),
-            now,
-          )
-        }
+        const now = Date.now()
+        for (const [deviceId, device] of touched) this.writeDevice(deviceId, device, now)
       })
     } catch (err) {
       for (const deviceId of touched.keys()) this.shadows.invalidate(deviceId)
       throw err
     }
   }
+
+  private writeDevice(deviceId: string, device: DeviceBatch, now: number): void {
+    const chunkId = this.store.telemetry.insert({
+      deviceId,
+      firstEvent: device.firstEvent,
+      lastEvent: device.lastEvent,
+      receivedAt: now,
+      records: device.records,
+      body: `[${device.texts.join(',')}]`,
+    })
+    // The telemetry outbox row is the unit of upstream delivery and idempotency; it points at the chunk
+    // rather than copying it. Per-device order holds because batches commit in sequence.
+    this.store.outbox.append(
+      Lane.telemetry,
+      'telemetry',
+      deviceId,
+      `{"chunkId":${chunkId},"records":${device.records}}`,
+      now,
+    )
+    const services = [...device.services].map((serviceId) => this.shadows.persist(deviceId, serviceId, now))
+    this.store.devices.bumpShadowVersion(deviceId, device.messages, now)
+    this.store.outbox.append(
+      Lane.shadow,
+      'shadow.reported',
+      deviceId,
+      JSON.stringify({ deviceId, services }),
+      now,
+    )
+  }
+}
+
+/** A deviceReq re-serialized with every entry's eventTime in platform form. */
+function storedForm(message: DeviceReq): string {
+  return JSON.stringify({
+    msgType: 'deviceReq',
+    data: message.data.map((d) => ({
+      serviceId: d.serviceId,
+      serviceData: d.serviceData,
+      eventTime: toPlatformTime(d.eventTime),
+    })),
+  })
 }

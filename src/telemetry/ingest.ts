@@ -1,27 +1,34 @@
 import { Worker } from 'node:worker_threads'
 import type { DeviceRegistry } from '../devices/registry.ts'
-import type { EventBus, ReportedService } from '../events.ts'
+import type { EventBus, GatewayEvents } from '../events.ts'
 import type { Logger } from '../logger.ts'
-import { GroupCommitter } from '../store/group-commit.ts'
-import type { FromWriter, IngestWorkerData, ToWriter } from './ingest-worker.ts'
-import type { IngestItem } from './ingest-writer.ts'
+import { type Done, GroupCommitter } from '../store/group-commit.ts'
+import type { FromWriter, IngestWorkerData, PackedBatch, ToWriter } from './ingest-worker.ts'
+import type { IngestOutcome } from './ingest-writer.ts'
 
-export type { IngestItem }
+export type { IngestOutcome }
+
+/** A message a device published on its data topic, as received. */
+export interface IngestItem {
+  deviceId: string
+  payload: Buffer
+  receivedAt: number
+}
+
+type WriterResult = Extract<FromWriter, { type: 'result' }>
 
 /**
- * Device data ingest. Messages are group-committed by the writer thread (see ingest-writer.ts for what one
- * batch writes); `submit`'s callback runs after the batch holding the message committed, and the broker sends
- * PUBACK from it. While one batch commits, the next one fills.
+ * Device data ingest. Messages go undecoded to the writer thread, which decodes and group-commits them (see
+ * ingest-writer.ts for what one batch writes); `submit`'s callback runs after the batch holding the message
+ * committed, with the message's outcome, and the broker sends PUBACK from it. While one batch commits, the
+ * next one fills.
  */
 export class IngestService {
-  private readonly committer: GroupCommitter<IngestItem>
+  private readonly committer: GroupCommitter<IngestItem, IngestOutcome>
   private worker: Worker | undefined
   private ready: Promise<void> | undefined
   private nextId = 1
-  private readonly waiting = new Map<
-    number,
-    { resolve: (r: (string | null)[]) => void; reject: (e: Error) => void }
-  >()
+  private readonly waiting = new Map<number, { resolve: (r: WriterResult) => void; reject: (e: Error) => void }>()
   private closing = false
   private readonly offDeleted: () => void
 
@@ -35,7 +42,7 @@ export class IngestService {
     this.committer = new GroupCommitter((items) => this.commit(items), {
       maxBatch,
       log,
-      onCommitted: (items) => this.emitReported(items),
+      failureOf: (outcome) => (outcome?.kind === 'failed' ? outcome.error : undefined),
     })
     this.offDeleted = bus.on('device.deleted', ({ deviceId }) => this.post({ type: 'forget', deviceId }))
   }
@@ -55,7 +62,7 @@ export class IngestService {
         } else {
           const waiter = this.waiting.get(msg.id)
           this.waiting.delete(msg.id)
-          waiter?.resolve(msg.results)
+          waiter?.resolve(msg)
         }
       })
     })
@@ -77,10 +84,10 @@ export class IngestService {
     return this.ready
   }
 
-  submit(item: IngestItem, done: (err: Error | null) => void): void {
+  submit(item: IngestItem, done: Done<IngestOutcome>): void {
     // A device deleted while its message was on the way is not stored (it no longer exists).
     if (this.registry.exists(item.deviceId)) this.committer.push(item, done)
-    else done(null)
+    else done(null, { kind: 'invalid', error: 'device was deleted' })
   }
 
   /** Commits whatever is queued or in flight (at shutdown, before clients are disconnected). */
@@ -104,32 +111,56 @@ export class IngestService {
     return this.committer.stats()
   }
 
-  private async commit(items: IngestItem[]): Promise<(string | null)[]> {
+  private async commit(items: IngestItem[]): Promise<IngestOutcome[]> {
     await this.ready
     const id = this.nextId++
-    return new Promise((resolve, reject) => {
+    const withReports = this.bus.hasListeners('device.reported')
+    const result = await new Promise<WriterResult>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject })
-      if (!this.post({ type: 'batch', id, items })) {
+      const batch = pack(items, withReports)
+      if (!this.post({ type: 'batch', id, ...batch }, [batch.bytes])) {
         this.waiting.delete(id)
         reject(new Error('ingest writer is not running'))
       }
     })
+    if (result.reports) this.emitReported(result.reports)
+    return result.outcomes
   }
 
-  private post(msg: ToWriter): boolean {
+  private post(msg: ToWriter, transfer: ArrayBuffer[] = []): boolean {
     if (!this.worker) return false
-    this.worker.postMessage(msg)
+    this.worker.postMessage(msg, transfer)
     return true
   }
 
-  private emitReported(items: IngestItem[]): void {
-    for (const item of items) {
-      const services: ReportedService[] = item.data.map((d) => ({
-        serviceId: d.serviceId,
-        data: d.serviceData,
-        eventTime: d.eventTime,
-      }))
-      this.bus.emit('device.reported', { deviceId: item.deviceId, services })
+  private emitReported(json: string): void {
+    // The batch is committed whatever a listener does: a failing listener must not withhold the PUBACKs.
+    try {
+      for (const report of JSON.parse(json) as GatewayEvents['device.reported'][]) {
+        this.bus.emit('device.reported', report)
+      }
+    } catch (err) {
+      this.log.error({ err }, 'device.reported listener failed')
     }
   }
+}
+
+/** Packs payloads back to back into one buffer that is transferred, not copied, to the writer. */
+function pack(items: IngestItem[], withReports: boolean): PackedBatch {
+  let size = 0
+  for (const item of items) size += item.payload.length
+  const bytes = new ArrayBuffer(size)
+  const view = new Uint8Array(bytes)
+  const ends = new Uint32Array(items.length)
+  const receivedAt = new Float64Array(items.length)
+  const deviceIds = new Array<string>(items.length)
+  let offset = 0
+  items.forEach((item, i) => {
+    view.set(item.payload, offset)
+    offset += item.payload.length
+    ends[i] = offset
+    receivedAt[i] = item.receivedAt
+    deviceIds[i] = item.deviceId
+  })
+  return { deviceIds, receivedAt, ends, bytes, withReports }
 }

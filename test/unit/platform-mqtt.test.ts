@@ -21,13 +21,13 @@ describe('decodeUplink deviceReq (A.4)', () => {
             serviceId: 'Battery',
             serviceData: { batteryLevel: 75 },
             eventTime: Date.parse('2016-05-03T12:15:40Z'),
-            eventTimeMalformed: false,
+            eventTimeSource: 'device',
           },
           {
             serviceId: 'Flow',
             serviceData: { flow: '565656', nested: { a: [1] } },
             eventTime: RECEIVED_AT,
-            eventTimeMalformed: false,
+            eventTimeSource: 'absent',
           },
         ],
       },
@@ -49,7 +49,7 @@ describe('decodeUplink deviceReq (A.4)', () => {
     const result = req([{ serviceId: 's', serviceData: { v: 1 }, eventTime }])
     expect(result).toMatchObject({
       ok: true,
-      value: { data: [{ eventTime: RECEIVED_AT, eventTimeMalformed: true }] },
+      value: { data: [{ eventTime: RECEIVED_AT, eventTimeSource: 'malformed' }] },
     })
   })
 
@@ -57,7 +57,7 @@ describe('decodeUplink deviceReq (A.4)', () => {
     const result = req([{ serviceId: 's', serviceData: {}, eventTime: null }])
     expect(result).toMatchObject({
       ok: true,
-      value: { data: [{ eventTime: RECEIVED_AT, eventTimeMalformed: false }] },
+      value: { data: [{ eventTime: RECEIVED_AT, eventTimeSource: 'absent' }] },
     })
   })
 

@@ -1,39 +1,98 @@
 import type { Database } from 'better-sqlite3'
+import { parsePlatformTime } from '../../time.ts'
 
-export interface TelemetryRow {
-  id: number
-  device_id: string
-  service_id: string
-  event_time: number
-  received_at: number
-  data_json: string
+/** One history record (REST 5.3 DeviceDataHistoryDTO): a ServiceData entry a device reported. */
+export interface TelemetryRecord {
+  serviceId: string
+  data: Record<string, unknown>
+  /** Epoch ms. */
+  eventTime: number
+  receivedAt: number
 }
 
-/** Telemetry history: one row per reported service entry. */
+export interface TelemetryChunk {
+  deviceId: string
+  firstEvent: number
+  lastEvent: number
+  receivedAt: number
+  /** ServiceData entries in `body`. */
+  records: number
+  /** JSON array of deviceReq messages (see migration 002). */
+  body: string
+}
+
+interface ChunkRow {
+  id: number
+  records: number
+  received_at: number
+  body: string
+}
+
+interface StoredMessage {
+  data: { serviceId: string; serviceData: Record<string, unknown>; eventTime: string }[]
+}
+
+/** Telemetry history, stored as per-device chunks (migration 002); read back as records. */
 export class TelemetryRepo {
   private readonly stmts
 
   constructor(db: Database) {
     this.stmts = {
       insert: db.prepare(
-        'INSERT INTO telemetry (device_id, service_id, event_time, received_at, data_json) VALUES (?, ?, ?, ?, ?)',
+        `INSERT INTO telemetry_chunk (device_id, first_event, last_event, received_at, records, body)
+         VALUES (?, ?, ?, ?, ?, ?)`,
       ),
-      forDevice: db.prepare(
-        'SELECT * FROM telemetry WHERE device_id = ? ORDER BY event_time DESC, id DESC LIMIT ? OFFSET ?',
+      newestFirst: db.prepare(
+        'SELECT id, records, received_at, body FROM telemetry_chunk WHERE device_id = ? ORDER BY id DESC',
       ),
-      countForDevice: db.prepare('SELECT count(*) FROM telemetry WHERE device_id = ?').pluck(),
-      count: db.prepare('SELECT count(*) FROM telemetry').pluck(),
-      deleteDevice: db.prepare('DELETE FROM telemetry WHERE device_id = ?'),
+      chunk: db.prepare('SELECT * FROM telemetry_chunk WHERE id = ?'),
+      countForDevice: db
+        .prepare('SELECT coalesce(sum(records), 0) FROM telemetry_chunk WHERE device_id = ?')
+        .pluck(),
+      count: db.prepare('SELECT coalesce(sum(records), 0) FROM telemetry_chunk').pluck(),
+      deleteDevice: db.prepare('DELETE FROM telemetry_chunk WHERE device_id = ?'),
     }
   }
 
-  insert(deviceId: string, serviceId: string, eventTime: number, receivedAt: number, dataJson: string): void {
-    this.stmts.insert.run(deviceId, serviceId, eventTime, receivedAt, dataJson)
+  /** Appends a chunk; returns its id. */
+  insert(chunk: TelemetryChunk): number {
+    const c = chunk
+    const info = this.stmts.insert.run(c.deviceId, c.firstEvent, c.lastEvent, c.receivedAt, c.records, c.body)
+    return Number(info.lastInsertRowid)
   }
 
-  /** Newest first. */
-  forDevice(deviceId: string, limit = 100, offset = 0): TelemetryRow[] {
-    return this.stmts.forDevice.all(deviceId, limit, offset) as TelemetryRow[]
+  /** The chunk's JSON body and metadata, e.g. for the sync engine; undefined once deleted. */
+  chunk(id: number): (TelemetryChunk & { id: number }) | undefined {
+    const row = this.stmts.chunk.get(id) as
+      | (ChunkRow & { device_id: string; first_event: number; last_event: number })
+      | undefined
+    if (!row) return undefined
+    return {
+      id: row.id,
+      deviceId: row.device_id,
+      firstEvent: row.first_event,
+      lastEvent: row.last_event,
+      receivedAt: row.received_at,
+      records: row.records,
+      body: row.body,
+    }
+  }
+
+  /** A device's records, newest stored first. Whole chunks before `offset` are skipped unread. */
+  forDevice(deviceId: string, limit = 100, offset = 0): TelemetryRecord[] {
+    const out: TelemetryRecord[] = []
+    let skip = offset
+    for (const row of this.stmts.newestFirst.iterate(deviceId) as IterableIterator<ChunkRow>) {
+      if (out.length >= limit) break
+      if (skip >= row.records) {
+        skip -= row.records
+        continue
+      }
+      const records = recordsOf(row).reverse()
+      for (const record of records.slice(skip, skip + limit - out.length)) out.push(record)
+      skip = 0
+    }
+    return out
   }
 
   countForDevice(deviceId: string): number {
@@ -47,4 +106,20 @@ export class TelemetryRepo {
   deleteDevice(deviceId: string): void {
     this.stmts.deleteDevice.run(deviceId)
   }
+}
+
+/** A chunk's records in stored order. */
+function recordsOf(row: ChunkRow): TelemetryRecord[] {
+  const records: TelemetryRecord[] = []
+  for (const message of JSON.parse(row.body) as StoredMessage[]) {
+    for (const entry of message.data) {
+      records.push({
+        serviceId: entry.serviceId,
+        data: entry.serviceData,
+        eventTime: parsePlatformTime(entry.eventTime) ?? row.received_at,
+        receivedAt: row.received_at,
+      })
+    }
+  }
+  return records
 }
