@@ -1,5 +1,5 @@
 // Platform time strings (spec platform-rest-api.md §1.8, device-mqtt.md A.4): UTC, yyyyMMdd'T'HHmmss'Z'.
-const PLATFORM_TIME = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/
+const DAY = /^(\d{4})(\d{2})(\d{2})$/
 
 const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n))
 
@@ -38,16 +38,39 @@ export function parsePlatformTime(text: string): number | undefined {
   return ms
 }
 
+// Many eventTimes of a batch fall on the same day: remember the last day's midnight.
+let lastDay = ''
+let lastDayMs: number | undefined
+
 function parseUncached(text: string): number | undefined {
-  const m = PLATFORM_TIME.exec(text)
+  if (text.length !== 16 || text[8] !== 'T' || text[15] !== 'Z') return undefined
+  const day = text.slice(0, 8)
+  if (day !== lastDay) {
+    lastDayMs = parseDay(day)
+    lastDay = day
+  }
+  if (lastDayMs === undefined) return undefined
+  const [h, mi, s] = [twoDigits(text, 9), twoDigits(text, 11), twoDigits(text, 13)]
+  if (h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 59) return undefined
+  return lastDayMs + ((h * 60 + mi) * 60 + s) * 1000
+}
+
+/** Epoch ms of `yyyyMMdd` at 00:00 UTC; undefined when not a real date (20230231 rolls over: rejected). */
+function parseDay(day: string): number | undefined {
+  const m = DAY.exec(day)
   if (!m) return undefined
-  const [, y, mo, d, h, mi, s] = m.map(Number) as [number, number, number, number, number, number, number]
-  const ms = Date.UTC(y, mo - 1, d, h, mi, s)
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])]
+  const ms = Date.UTC(y, mo - 1, d)
   const back = new Date(ms)
-  // Reject rolled-over dates such as 20230231 or hour 25.
-  if (back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || back.getUTCHours() !== h) return undefined
-  if (mi > 59 || s > 59) return undefined
+  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d) return undefined
   return ms
+}
+
+/** The two-digit number at text[i..i+1]; -1 when not two digits. */
+function twoDigits(text: string, i: number): number {
+  const a = text.charCodeAt(i) - 48
+  const b = text.charCodeAt(i + 1) - 48
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1
 }
 
 /** `YYYYMMDDHH` of the UTC hour containing `ms` (the MQTT ClientId timestamp, device-mqtt.md A.3). */
