@@ -62,7 +62,8 @@ function parseDay(day: string): number | undefined {
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])]
   const ms = Date.UTC(y, mo - 1, d)
   const back = new Date(ms)
-  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d) return undefined
+  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d)
+    return undefined
   return ms
 }
 

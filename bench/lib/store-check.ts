@@ -18,7 +18,7 @@ export function checkStore(file: string): StoreCheck {
     const count = (sql: string) => db.prepare(sql).pluck().get() as number
     return {
       telemetryRecords: count('SELECT coalesce(sum(records), 0) FROM telemetry_chunk'),
-      transactions: count("SELECT count(DISTINCT received_at) FROM telemetry_chunk"),
+      transactions: count('SELECT count(DISTINCT received_at) FROM telemetry_chunk'),
     }
   } finally {
     db.close()

@@ -19,7 +19,8 @@ export function platformUplinkHandler(ingest: IngestService, log: Logger): Devic
     ingest.submit({ deviceId, payload, receivedAt: Date.now() }, (err, outcome) => {
       if (err) log.error({ err, deviceId }, 'ingest failed; message not acknowledged')
       else if (outcome?.kind === 'stored') log.warn({ deviceId }, outcome.warning)
-      else if (outcome?.kind === 'invalid') log.warn({ deviceId, topic, error: outcome.error }, 'invalid device message dropped')
+      else if (outcome?.kind === 'invalid')
+        log.warn({ deviceId, topic, error: outcome.error }, 'invalid device message dropped')
       else if (outcome?.kind === 'response') {
         log.info({ deviceId, mid: outcome.response.mid }, 'deviceRsp ignored: no command awaits this mid')
       }

@@ -65,7 +65,8 @@ export class IngestWriter {
     messages.forEach((m, index) => {
       const decoded = decodeUplink(m.text, m.receivedAt)
       if (!decoded.ok) outcomes[index] = { kind: 'invalid', error: decoded.error }
-      else if (decoded.value.msgType === 'deviceRsp') outcomes[index] = { kind: 'response', response: decoded.value }
+      else if (decoded.value.msgType === 'deviceRsp')
+        outcomes[index] = { kind: 'response', response: decoded.value }
       else {
         const message = decoded.value
         let text = m.text
@@ -73,7 +74,10 @@ export class IngestWriter {
           // Stored history carries a valid eventTime on every entry: the receive time stands in (A.4).
           text = storedForm(message)
           if (message.data.some((d) => d.eventTimeSource === 'malformed')) {
-            outcomes[index] = { kind: 'stored', warning: 'malformed eventTime replaced by the receive time (A.4)' }
+            outcomes[index] = {
+              kind: 'stored',
+              warning: 'malformed eventTime replaced by the receive time (A.4)',
+            }
           }
         }
         accepted.push({ index, deviceId: m.deviceId, text, message })
@@ -96,7 +100,11 @@ export class IngestWriter {
       .filter((a) => outcomes[a.index]?.kind !== 'failed')
       .map(({ deviceId, message }) => ({
         deviceId,
-        services: message.data.map((d) => ({ serviceId: d.serviceId, data: d.serviceData, eventTime: d.eventTime })),
+        services: message.data.map((d) => ({
+          serviceId: d.serviceId,
+          data: d.serviceData,
+          eventTime: d.eventTime,
+        })),
       }))
     return { outcomes, reports: JSON.stringify(reports) }
   }

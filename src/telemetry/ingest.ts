@@ -28,7 +28,10 @@ export class IngestService {
   private worker: Worker | undefined
   private ready: Promise<void> | undefined
   private nextId = 1
-  private readonly waiting = new Map<number, { resolve: (r: WriterResult) => void; reject: (e: Error) => void }>()
+  private readonly waiting = new Map<
+    number,
+    { resolve: (r: WriterResult) => void; reject: (e: Error) => void }
+  >()
   private closing = false
   private readonly offDeleted: () => void
 

@@ -51,7 +51,7 @@ describe('MQTT topic ACL', () => {
     JSON.stringify({ msgType: 'cloudReq', serviceId: 'Marker', cmd: id, paras: {}, mid: 1 })
   /** What the store holds that a REST client would see: history rows and reported shadow services. */
   const stored = (deviceId: string) => ({
-    history: gw.gateway.store.telemetry.forDevice(deviceId, 1000).map((r) => r.service_id),
+    history: gw.gateway.store.telemetry.forDevice(deviceId, 1000).map((r) => r.serviceId),
     shadow: gw.gateway.store.shadows.forDevice(deviceId).map((r) => r.service_id),
   })
 

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import type { MqttClient } from 'mqtt'
 import { afterEach, describe, expect, it } from 'vitest'
+import { TelemetryRepo } from '../../src/store/repos/telemetry.ts'
 import {
   type AppSession,
   deviceReq,
@@ -108,14 +109,13 @@ async function connect(mqttUrl: string, options: Parameters<typeof openDevice>[1
 function readDatabase(dataDir: string, deviceId: string) {
   const db = new BetterSqlite3(join(dataDir, 'sitegate.db'), { readonly: true, fileMustExist: true })
   try {
-    const history = db
-      .prepare('SELECT service_id, data_json FROM telemetry WHERE device_id = ? ORDER BY id')
-      .all(deviceId) as { service_id: string; data_json: string }[]
+    // Oldest first.
+    const history = new TelemetryRepo(db).forDevice(deviceId, Number.MAX_SAFE_INTEGER).reverse()
     const shadows = db
       .prepare('SELECT service_id, reported_json FROM shadows WHERE device_id = ? ORDER BY service_id')
       .all(deviceId) as { service_id: string; reported_json: string }[]
     return {
-      history: history.map((r) => ({ serviceId: r.service_id, data: JSON.parse(r.data_json) as unknown })),
+      history: history.map((r) => ({ serviceId: r.serviceId, data: r.data })),
       shadow: Object.fromEntries(shadows.map((s) => [s.service_id, JSON.parse(s.reported_json) as unknown])),
     }
   } finally {

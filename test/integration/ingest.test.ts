@@ -45,16 +45,8 @@ describe('deviceReq ingest', () => {
   /** Publishes at QoS 1 and resolves on PUBACK (which the gateway sends only after the commit). */
   const report = (client: MqttClient, d: Registered, services: Service[]) =>
     publishAcked(client, dataTopic(d.deviceId), deviceReq(services))
-  const history = (deviceId: string) =>
-    store()
-      .telemetry.forDevice(deviceId, 10_000)
-      .reverse()
-      .map((r) => ({
-        serviceId: r.service_id,
-        data: JSON.parse(r.data_json) as unknown,
-        eventTime: r.event_time,
-        receivedAt: r.received_at,
-      }))
+  /** History records, oldest first. */
+  const history = (deviceId: string) => store().telemetry.forDevice(deviceId, 10_000).reverse()
   const shadow = (deviceId: string, serviceId: string) => {
     const row = store().shadows.get(deviceId, serviceId)
     return row && { reported: JSON.parse(row.reported_json) as unknown, version: row.version }
@@ -94,7 +86,8 @@ describe('deviceReq ingest', () => {
     expect(shadow(d.deviceId, 'Temperature')).toEqual({ reported: { celsius: 21.5 }, version: 1 })
     expect(shadow(d.deviceId, 'Battery')).toEqual({ reported: { level: 80, charging: false }, version: 1 })
     expect(store().devices.get(d.deviceId)?.shadow_version).toBe(1)
-    // One telemetry outbox row for the batch (not per service), and the shadow change.
+    // One telemetry outbox row for the batch (not per service), pointing at the history chunk; and the shadow
+    // change.
     expect(laneDelta(before, TELEMETRY_LANE)).toBe(1)
     expect(laneDelta(before, SHADOW_LANE)).toBe(1)
     const services = await getShadow(gw.httpUrl, session, d.deviceId)
@@ -168,15 +161,19 @@ describe('deviceReq ingest', () => {
     const rows = new Map(history(d.deviceId).map((h) => [h.serviceId, h]))
     expect(rows.size).toBe(variants.length)
     expect(rows.get('Good')?.eventTime).toBe(Date.UTC(2016, 4, 3, 12, 15, 40))
+    // The receive time stands in, at the platform format's one-second precision.
+    const sentSecond = Math.floor(sentAt / 1000) * 1000
     for (const [serviceId] of variants.slice(1)) {
       const row = rows.get(serviceId)!
-      expect(row.eventTime, serviceId).toBe(row.receivedAt)
+      expect(row.eventTime % 1000, serviceId).toBe(0)
+      expect(row.eventTime, serviceId).toBeGreaterThanOrEqual(sentSecond)
+      expect(row.eventTime, serviceId).toBeLessThanOrEqual(ackedAt)
       expect(row.receivedAt).toBeGreaterThanOrEqual(sentAt)
       expect(row.receivedAt).toBeLessThanOrEqual(ackedAt)
     }
     const services = new Map((await getShadow(gw.httpUrl, session, d.deviceId)).map((s) => [s.serviceId, s]))
     expect(services.get('Good')?.eventTime).toBe('20160503T121540Z')
-    expect(services.get('Dashed')?.eventTime).toBe(toPlatformTime(rows.get('Dashed')!.receivedAt))
+    expect(services.get('Dashed')?.eventTime).toBe(toPlatformTime(rows.get('Dashed')!.eventTime))
   })
 
   it('100 services in one message are accepted', async () => {
@@ -267,13 +264,20 @@ describe('deviceReq ingest', () => {
     )
 
     expect(store().telemetry.count()).toBe(totalBefore + DEVICES * MESSAGES)
-    // Telemetry outbox rows group a batch's records per device: every message is there exactly once.
+    // Telemetry outbox rows point at per-device chunks of a batch: every message is there exactly once.
     expect(laneDelta(before, TELEMETRY_LANE)).toBeGreaterThanOrEqual(DEVICES)
     for (const { d } of fleet) {
       const upstream = store()
         .outbox.head(TELEMETRY_LANE, 1_000_000)
         .filter((row) => row.device_id === d.deviceId)
-        .flatMap((row) => (JSON.parse(row.payload) as { data: { serviceData: { last: number } }[] }).data)
+        .flatMap((row) => {
+          const { chunkId, records } = JSON.parse(row.payload) as { chunkId: number; records: number }
+          const chunk = store().telemetry.chunk(chunkId)!
+          expect(chunk.records).toBe(records)
+          return (JSON.parse(chunk.body) as { data: { serviceData: { last: number } }[] }[]).flatMap(
+            (m) => m.data,
+          )
+        })
         .map((record) => record.serviceData.last)
       expect(upstream.sort((a, b) => a - b)).toEqual(Array.from({ length: MESSAGES }, (_, i) => i))
     }

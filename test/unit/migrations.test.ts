@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path'
 import BetterSqlite3, { type Database } from 'better-sqlite3'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { openDatabase } from '../../src/store/db.ts'
+import { createStore } from '../../src/store/index.ts'
 import { knownMigrations, type Migration, MigrationError, migrate } from '../../src/store/migrate.ts'
 import { removeDir, tempDir } from '../helpers/gateway.ts'
 
@@ -26,6 +27,9 @@ afterEach(() => {
   for (const db of open.splice(0)) if (db.open) db.close()
 })
 
+/** The versions this build ships (001_init, 002_telemetry_chunks, ...). */
+const SHIPPED = knownMigrations().map((mig) => mig.version)
+
 const appliedVersions = (db: Database): number[] =>
   db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all() as number[]
 
@@ -33,13 +37,13 @@ const tableExists = (db: Database, name: string): boolean =>
   db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined
 
 describe('openDatabase', () => {
-  it('creates the file in WAL mode with synchronous FULL and applies 001', () => {
+  it('creates the file in WAL mode with synchronous FULL and applies every shipped migration', () => {
     const file = freshPath()
     const db = track(openDatabase(file))
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
     expect(db.pragma('synchronous', { simple: true })).toBe(2)
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1)
-    expect(appliedVersions(db)).toEqual([1])
+    expect(appliedVersions(db)).toEqual(SHIPPED)
     expect(db.prepare('SELECT name FROM schema_migrations WHERE version = 1').pluck().get()).toBe('init')
     for (const table of ['applications', 'app_tokens', 'devices']) expect(tableExists(db, table)).toBe(true)
   })
@@ -64,7 +68,7 @@ describe('openDatabase', () => {
 
     const again = track(openDatabase(file))
     expect(migrate(again)).toEqual([])
-    expect(appliedVersions(again)).toEqual([1])
+    expect(appliedVersions(again)).toEqual(SHIPPED)
     expect(again.prepare('SELECT applied_at FROM schema_migrations').pluck().get()).toBe(appliedAt)
     expect(again.prepare("SELECT value FROM meta WHERE key = 'site'").pluck().get()).toBe('north')
   })
@@ -87,7 +91,7 @@ describe('openDatabase', () => {
 
     // Nothing was changed by the refused open: the record is still there for the newer build.
     const raw = track(new BetterSqlite3(file, { readonly: true }))
-    expect(appliedVersions(raw)).toEqual([1, 999])
+    expect(appliedVersions(raw)).toEqual([...SHIPPED, 999])
   })
 })
 
@@ -167,7 +171,37 @@ describe('knownMigrations', () => {
     }
   })
 
-  it('the build ships 001_init', () => {
-    expect(knownMigrations().map((mig) => `${mig.version}_${mig.name}`)).toContain('1_init')
+  it('the build ships 001_init and 002_telemetry_chunks', () => {
+    expect(knownMigrations().map((mig) => `${mig.version}_${mig.name}`)).toEqual([
+      '1_init',
+      '2_telemetry_chunks',
+    ])
+  })
+
+  it('002 turns per-service history rows into chunks the history reader returns unchanged', () => {
+    const file = freshPath()
+    mkdirSync(dirname(file), { recursive: true })
+    const db = track(new BetterSqlite3(file))
+    const [init, chunks] = knownMigrations() as [Migration, Migration]
+    migrate(db, [init])
+    db.exec(`INSERT INTO applications (app_id, name, secret_hash, source, created_at) VALUES ('app', 'a', 'x', 'cli', 0);
+      INSERT INTO devices (device_id, app_id, node_id, secret, psk, gateway_id, node_type, info_json, created_at,
+        modified_at) VALUES ('d1', 'app', 'n1', 's', 'p', 'd1', 'ENDPOINT', '{}', 0, 0);
+      INSERT INTO telemetry (device_id, service_id, event_time, received_at, data_json) VALUES
+        ('d1', 'Dust', ${Date.UTC(2026, 0, 2, 3, 4, 5)}, 1000, '{"pm25":7}'),
+        ('d1', 'Noise', ${Date.UTC(2026, 0, 2, 3, 4, 6)}, 2000, '{"db":61.5,"peak":{"at":"x"}}')`)
+    migrate(db, [init, chunks])
+    expect(tableExists(db, 'telemetry')).toBe(false)
+    const store = createStore(db)
+    expect(store.telemetry.countForDevice('d1')).toBe(2)
+    expect(store.telemetry.forDevice('d1')).toEqual([
+      {
+        serviceId: 'Noise',
+        data: { db: 61.5, peak: { at: 'x' } },
+        eventTime: Date.UTC(2026, 0, 2, 3, 4, 6),
+        receivedAt: 2000,
+      },
+      { serviceId: 'Dust', data: { pm25: 7 }, eventTime: Date.UTC(2026, 0, 2, 3, 4, 5), receivedAt: 1000 },
+    ])
   })
 })
