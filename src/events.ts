@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import type { CommandRow } from './store/repos/commands.ts'
 
 /** One service's reported data as committed by ingest. */
 export interface ReportedService {
@@ -14,6 +15,8 @@ export interface GatewayEvents {
   'device.deleted': { deviceId: string; appId: string; nodeId: string }
   'device.status': { deviceId: string; status: 'ONLINE' | 'OFFLINE' }
   'device.reported': { deviceId: string; services: ReportedService[] }
+  /** A command was created or changed status (spec §2.8 statuses). */
+  'command.status': { command: CommandRow }
 }
 
 export type GatewayEventName = keyof GatewayEvents

@@ -5,12 +5,16 @@ import type { FastifyInstance } from 'fastify'
 import { buildApi } from './api/server.ts'
 import { ApplicationService } from './apps/service.ts'
 import { Broker, type ListenerAddress } from './broker/broker.ts'
+import { CommandService } from './commands/service.ts'
 import { dataPaths } from './config/paths.ts'
 import type { GatewayConfig } from './config/schema.ts'
 import { DeviceRegistry } from './devices/registry.ts'
 import { EventBus } from './events.ts'
 import type { Logger } from './logger.ts'
+import { CallbackDispatcher } from './notify/callback-dispatcher.ts'
+import { oneJsonUplinkHandler } from './protocols/onejson-uplink.ts'
 import { platformUplinkHandler } from './protocols/platform-uplink.ts'
+import { DesiredStateService } from './shadows/desired.ts'
 import { ShadowService } from './shadows/service.ts'
 import { openDatabase } from './store/db.ts'
 import { createStore, type Store } from './store/index.ts'
@@ -31,6 +35,7 @@ export interface Gateway {
   readonly registry: DeviceRegistry
   readonly shadows: ShadowService
   readonly ingest: IngestService
+  readonly commands: CommandService
   readonly broker: Broker
   readonly api: FastifyInstance
   /** Where each listener ended up (port 0 in the config means any free port). */
@@ -59,6 +64,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     log.child({ part: 'ingest' }),
     config.ingest.maxBatch,
   )
+  const uplinkLog = log.child({ part: 'uplink' })
   const broker = new Broker(
     {
       host: config.host,
@@ -73,9 +79,47 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     registry,
     bus,
     log.child({ part: 'broker' }),
-    platformUplinkHandler(ingest, log.child({ part: 'uplink' })),
+    // Each protocol's uplink (the command service exists by the time any device can publish).
+    (session, topic, payload, done) =>
+      session.protocol === 'onejson'
+        ? oneJsonUplink(session, topic, payload, done)
+        : platformUplink(session, topic, payload, done),
   )
-  const apiDeps = { log, store, apps, registry, shadows, bodyLimitBytes: config.http.bodyLimitBytes }
+  const commands = new CommandService(
+    store,
+    ingest,
+    broker,
+    bus,
+    log.child({ part: 'commands' }),
+    config.commands,
+  )
+  const platformUplink = platformUplinkHandler(ingest, commands, uplinkLog)
+  const oneJsonUplink = oneJsonUplinkHandler(commands, uplinkLog)
+  broker.onDeviceAck = (session, _topic, payload) => commands.deviceAcked(session, payload)
+  const desired = new DesiredStateService(ingest, commands, {
+    maxRetransmit: config.commands.desiredMaxRetransmit,
+  })
+  const callbackDispatcher = new CallbackDispatcher(
+    {
+      due: (now, limit) => store.callbacks.due(now, limit),
+      nextDueAt: () => store.callbacks.nextDueAt(),
+      record: (id, outcome) => ingest.execute('callback.record', { id, outcome }),
+    },
+    log.child({ part: 'callbacks' }),
+    { maxAttempts: config.callbacks.maxAttempts, timeoutMs: config.callbacks.timeoutMs },
+  )
+  commands.onCallbacksQueued = () => callbackDispatcher.wake()
+  const apiDeps = {
+    log,
+    store,
+    apps,
+    registry,
+    shadows,
+    commands,
+    desired,
+    syncCallTimeoutMs: config.commands.syncCallTimeoutMs,
+    bodyLimitBytes: config.http.bodyLimitBytes,
+  }
   const api = await buildApi(apiDeps)
   // HTTPS is a second fastify instance on a TLS server, serving the same routes from the same parts.
   const httpsApi =
@@ -96,6 +140,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     registry,
     shadows,
     ingest,
+    commands,
     broker,
     api,
     listeners: [],
@@ -104,6 +149,8 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
       await ensureFirstApplication(apps, store, paths.firstApp, log)
       registry.recoverStatusAfterRestart()
       await ingest.start()
+      commands.start()
+      callbackDispatcher.start()
       const listeners: Listener[] = [...(await broker.start())]
       if (config.http.port !== false) {
         await api.listen({ host: config.host, port: config.http.port })
@@ -125,6 +172,8 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
       if (started) {
         // No new connections; queued messages are committed and acknowledged before clients are disconnected.
         await broker.stop(() => ingest.drain())
+        commands.stop()
+        await callbackDispatcher.stop()
         await ingest.close()
         await Promise.all([api.close(), httpsApi?.close()])
         started = false

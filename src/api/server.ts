@@ -2,15 +2,18 @@ import { readFileSync } from 'node:fs'
 import formbody from '@fastify/formbody'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { ApplicationService } from '../apps/service.ts'
+import type { CommandService } from '../commands/service.ts'
 import type { DeviceRegistry } from '../devices/registry.ts'
 import type { Logger } from '../logger.ts'
+import type { DesiredStateService } from '../shadows/desired.ts'
 import type { ShadowService } from '../shadows/service.ts'
 import type { Store } from '../store/index.ts'
 import { authenticateRequest } from './auth.ts'
 import { installErrorHandling } from './errors.ts'
+import { commandRoutes } from './routes/commands.ts'
 import { deviceRoutes } from './routes/devices.ts'
 import { securityRoutes } from './routes/security.ts'
-import { shadowRoutes } from './routes/shadows.ts'
+import { desiredRoutes, shadowRoutes } from './routes/shadows.ts'
 
 export interface ApiDeps {
   log: Logger
@@ -18,6 +21,10 @@ export interface ApiDeps {
   apps: ApplicationService
   registry: DeviceRegistry
   shadows: ShadowService
+  commands: CommandService
+  desired: DesiredStateService
+  /** Synchronous remote calls wait at most this long. */
+  syncCallTimeoutMs: number
   bodyLimitBytes: number
   /** Serve over TLS with this certificate (the HTTPS listener). */
   https?: { cert: Buffer; key: Buffer }
@@ -54,6 +61,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   securityRoutes(app, deps.apps)
   deviceRoutes(app, deps.registry, deps.store)
   shadowRoutes(app, deps.registry, deps.shadows)
+  desiredRoutes(app, deps)
+  commandRoutes(app, deps)
 
   const page = readFileSync(DASHBOARD)
   app.get('/', { config: { auth: false } }, async (_request, reply) =>

@@ -1,21 +1,31 @@
 // Who a connected device is, and what it may do: the CONNECT check (device-mqtt.md A.3) and the topic ACL
 // (A.2 gateway note). Pure decisions; the broker module applies them.
 import type { DeviceIdentity } from '../devices/registry.ts'
+import { oneJsonMayPublish, oneJsonMaySubscribe, verifyOneJsonToken } from '../protocols/onejson.ts'
 import { parseDeviceTopic } from '../protocols/platform-mqtt.ts'
-import { type ParsedClientId, parseClientId, passwordMatches, timestampFresh } from './credentials.ts'
+import { parseClientId, passwordMatches, timestampFresh } from './credentials.ts'
 
 /** CONNACK return codes used for refusals (A.3 gateway note). */
 export const ConnackCode = { identifierRejected: 2, badUsernameOrPassword: 4, notAuthorized: 5 } as const
 
-/** The session of an authenticated device: its identity and the id its topics use. */
-export interface DeviceSession {
-  deviceId: string
-  /** The id in the device's topics: its deviceId (authType 0) or its nodeId (authType 2), per A.2. */
-  topicId: string
-}
+/** The session of an authenticated device: its identity and the names its topics use. */
+export type DeviceSession =
+  | {
+      protocol: 'platform'
+      deviceId: string
+      /** The id in the device's topics: its deviceId (authType 0) or its nodeId (authType 2), per A.2. */
+      topicId: string
+    }
+  | {
+      /** OneJSON thing-model device (device-mqtt.md Part B): topics `$sys/{pid}/{deviceName}/...`. */
+      protocol: 'onejson'
+      deviceId: string
+      pid: string
+      deviceName: string
+    }
 
 export type ConnectDecision =
-  | { ok: true; session: DeviceSession; clientId: ParsedClientId }
+  | { ok: true; session: DeviceSession }
   | { ok: false; code: number; reason: string }
 
 export function decideConnect(input: {
@@ -27,6 +37,12 @@ export function decideConnect(input: {
   toleranceHours: number
 }): ConnectDecision {
   const parsed = parseClientId(input.clientId)
+  // A OneJSON device's ClientId is its bare device name (see decideOneJsonConnect); platform ClientIds have
+  // four parts, so the two never collide.
+  if (!parsed && input.username !== undefined) {
+    const identity = input.lookup(input.clientId, 'nodeId')
+    if (identity?.protocol === 'onejson') return decideOneJsonConnect(identity, input)
+  }
   if (!parsed) {
     return {
       ok: false,
@@ -43,6 +59,13 @@ export function decideConnect(input: {
   }
   const identity = input.lookup(parsed.id, parsed.authType === 0 ? 'deviceId' : 'nodeId')
   if (!identity) return { ok: false, code: ConnackCode.badUsernameOrPassword, reason: 'unknown device' }
+  if (identity.protocol !== 'platform') {
+    return {
+      ok: false,
+      code: ConnackCode.badUsernameOrPassword,
+      reason: 'a OneJSON device must use its token',
+    }
+  }
   if (parsed.signType === 1 && !timestampFresh(parsed.hourMs, input.now, input.toleranceHours)) {
     return { ok: false, code: ConnackCode.badUsernameOrPassword, reason: 'stale ClientId timestamp' }
   }
@@ -50,17 +73,53 @@ export function decideConnect(input: {
     return { ok: false, code: ConnackCode.badUsernameOrPassword, reason: 'wrong password' }
   }
   if (identity.mute) return { ok: false, code: ConnackCode.notAuthorized, reason: 'device is frozen' }
-  return { ok: true, session: { deviceId: identity.deviceId, topicId: parsed.id }, clientId: parsed }
+  return { ok: true, session: { protocol: 'platform', deviceId: identity.deviceId, topicId: parsed.id } }
 }
 
-/** A device may publish only to its own data topic (json or binary). */
+/**
+ * OneJSON devices (sitegate's definition, the seeds have none; README "OneJSON devices"): ClientId = device
+ * name (its nodeId), User Name = pid (its productId), Password = a OneNET-style token signed with its secret.
+ */
+function decideOneJsonConnect(
+  identity: DeviceIdentity,
+  input: { username: string | undefined; password: Buffer | undefined; now: number },
+): ConnectDecision {
+  const pid = identity.productId ?? ''
+  if (input.username !== pid) {
+    return { ok: false, code: ConnackCode.badUsernameOrPassword, reason: 'User Name is not the device pid' }
+  }
+  const check = verifyOneJsonToken({
+    token: input.password,
+    pid,
+    deviceName: identity.nodeId,
+    secret: identity.secret,
+    nowSeconds: Math.floor(input.now / 1000),
+  })
+  if (!check.ok)
+    return { ok: false, code: ConnackCode.badUsernameOrPassword, reason: `token: ${check.reason}` }
+  if (identity.mute) return { ok: false, code: ConnackCode.notAuthorized, reason: 'device is frozen' }
+  return {
+    ok: true,
+    session: { protocol: 'onejson', deviceId: identity.deviceId, pid, deviceName: identity.nodeId },
+  }
+}
+
+/**
+ * A platform device may publish only to its own data topic (json or binary); a OneJSON device only its own
+ * invoke replies (B.4 note 6).
+ */
 export function mayPublish(session: DeviceSession, topic: string): boolean {
+  if (session.protocol === 'onejson') return oneJsonMayPublish(session, topic)
   const t = parseDeviceTopic(topic)
   return t !== undefined && t.kind === 'data' && t.id === session.topicId
 }
 
-/** A device may subscribe only to its own command topic (json or binary), with no wildcards. */
+/**
+ * A platform device may subscribe only to its own command topic (json or binary), with no wildcards; a OneJSON
+ * device only to its own invoke requests.
+ */
 export function maySubscribe(session: DeviceSession, topicFilter: string): boolean {
+  if (session.protocol === 'onejson') return oneJsonMaySubscribe(session, topicFilter)
   const t = parseDeviceTopic(topicFilter)
   return t !== undefined && t.kind === 'command' && t.id === session.topicId
 }

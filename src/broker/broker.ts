@@ -11,6 +11,9 @@ import type { EventBus } from '../events.ts'
 import type { Logger } from '../logger.ts'
 import { type DeviceSession, decideConnect, mayPublish, maySubscribe } from './access.ts'
 
+/** A device acknowledged (PUBACK) a QoS 1 message the gateway sent it. */
+export type DeviceAckHandler = (session: DeviceSession, topic: string, payload: Buffer) => void
+
 /** Handles a publish a device is allowed to make; `done(null)` lets the broker acknowledge it. */
 export type DevicePublishHandler = (
   session: DeviceSession,
@@ -71,6 +74,10 @@ export class Broker {
   private readonly servers: { kind: ListenerAddress['kind']; server: NetServer | HttpServer }[] = []
   private wss: WebSocketServer | undefined
   private readonly unsubscribe: (() => void)[] = []
+  /** The session of each connected device (the latest connection when one took another over). */
+  private readonly sessions = new Map<string, { client: SessionClient; session: DeviceSession }>()
+  /** Set by the command service: told when a device acknowledges a command. */
+  onDeviceAck: DeviceAckHandler | undefined
 
   constructor(
     private readonly options: BrokerOptions,
@@ -99,10 +106,25 @@ export class Broker {
     })
     this.aedes = aedes
     aedes.on('client', (client: SessionClient) => {
-      if (client.sitegate) this.registry.connected(client.sitegate.deviceId)
+      if (!client.sitegate) return
+      this.sessions.set(client.sitegate.deviceId, { client, session: client.sitegate })
+      this.registry.connected(client.sitegate.deviceId)
     })
     aedes.on('clientDisconnect', (client: SessionClient) => {
-      if (client.sitegate) this.registry.disconnected(client.sitegate.deviceId)
+      if (!client.sitegate) return
+      const { deviceId } = client.sitegate
+      if (this.sessions.get(deviceId)?.client === client) this.sessions.delete(deviceId)
+      this.registry.disconnected(deviceId)
+    })
+    aedes.on('ack', (packet, client: SessionClient | null) => {
+      const session = client?.sitegate
+      if (!session || !packet || !('topic' in packet) || !this.onDeviceAck) return
+      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload
+      try {
+        this.onDeviceAck(session, packet.topic, payload)
+      } catch (err) {
+        this.log.error({ err, deviceId: session.deviceId }, 'ack handler failed')
+      }
     })
     aedes.on('clientError', (client, err) =>
       this.log.debug({ clientId: client.id, err: err.message }, 'client error'),
@@ -210,6 +232,11 @@ export class Broker {
         client.close()
       }
     }
+  }
+
+  /** The session of a connected device; undefined when it is offline. */
+  deviceSession(deviceId: string): DeviceSession | undefined {
+    return this.sessions.get(deviceId)?.session
   }
 
   /** Publishes from the gateway itself (no ACL): commands to devices. */

@@ -70,6 +70,27 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    commands: Type.Object(
+      {
+        // A command with no device answer within this time is retransmitted (maxRetransmit) or TIMEOUT.
+        responseTimeoutMs: Type.Integer({ minimum: 100, maximum: 3_600_000 }),
+        // §8.1: at most this many PENDING commands per device (error 100223).
+        pendingLimit: Type.Integer({ minimum: 1, maximum: 1000 }),
+        // Retransmissions of a desired-state command that gets no answer.
+        desiredMaxRetransmit: Type.Integer({ minimum: 0, maximum: 3 }),
+        // Synchronous remote calls and OneJSON invokes wait at most this long (rpc-and-calls A.1: 5 s).
+        syncCallTimeoutMs: Type.Integer({ minimum: 100, maximum: 60_000 }),
+      },
+      { additionalProperties: false },
+    ),
+    callbacks: Type.Object(
+      {
+        // callbackUrl POSTs (§7.12): attempts before giving up, and the time one may take.
+        maxAttempts: Type.Integer({ minimum: 1, maximum: 100 }),
+        timeoutMs: Type.Integer({ minimum: 100, maximum: 60_000 }),
+      },
+      { additionalProperties: false },
+    ),
     apps: Type.Array(AppConfig),
     shutdownTimeoutMs: Type.Integer({ minimum: 100, maximum: 60000 }),
   },
@@ -95,6 +116,13 @@ export function defaultConfig(): GatewayConfig {
     tls: {},
     store: { synchronous: 'FULL' },
     ingest: { maxBatch: 2000 },
+    commands: {
+      responseTimeoutMs: 30_000,
+      pendingLimit: 20,
+      desiredMaxRetransmit: 1,
+      syncCallTimeoutMs: 5000,
+    },
+    callbacks: { maxAttempts: 8, timeoutMs: 5000 },
     apps: [],
     shutdownTimeoutMs: 4000,
   }

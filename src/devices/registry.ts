@@ -39,7 +39,16 @@ export interface DeviceIdentity {
   secret: string
   gatewayId: string
   mute: boolean
+  /** Which device protocol it speaks: the platform's (device-mqtt.md Part A) or OneJSON (Part B). */
+  protocol: 'platform' | 'onejson'
+  productId: string | null
 }
+
+/** deviceInfo.protocolType that registers a OneJSON thing-model device (README "OneJSON devices"). */
+export const ONEJSON_PROTOCOL_TYPE = 'OneJSON'
+
+/** A topic level a device name or pid can be: printable, no separators or wildcards. */
+const TOPIC_LEVEL = /^[^/+#\s\u0000]{1,64}$/
 
 const toIdentity = (row: DeviceRow): DeviceIdentity => ({
   deviceId: row.device_id,
@@ -48,6 +57,8 @@ const toIdentity = (row: DeviceRow): DeviceIdentity => ({
   secret: row.secret,
   gatewayId: row.gateway_id,
   mute: row.mute === 'TRUE',
+  protocol: row.protocol_type === ONEJSON_PROTOCOL_TYPE ? 'onejson' : 'platform',
+  productId: row.product_id,
 })
 
 /**
@@ -74,7 +85,23 @@ export class DeviceRegistry {
 
   register(appId: string, req: RegistrationRequest): RegistrationResult {
     const info = req.deviceInfo
-    if (req.productId !== undefined) {
+    if (info.protocolType === ONEJSON_PROTOCOL_TYPE) {
+      // A OneJSON device's productId is its OneNET pid and its nodeId its device name: both are topic levels
+      // of `$sys/{pid}/{device-name}/...` (device-mqtt.md Part B).
+      if (req.productId === undefined)
+        throw new PlatformError('50400', 'a OneJSON device needs productId (its pid)')
+      for (const [name, value] of [
+        ['productId', req.productId],
+        ['deviceInfo.nodeId', info.nodeId],
+      ] as const) {
+        if (!TOPIC_LEVEL.test(value)) {
+          throw new PlatformError(
+            '50400',
+            `${name} must be usable as an MQTT topic level (no / + # or spaces)`,
+          )
+        }
+      }
+    } else if (req.productId !== undefined) {
       // No product model is known to this gateway yet, so any productId is unknown (spec §4.2: 600002).
       throw new PlatformError('600002')
     }
@@ -102,7 +129,7 @@ export class DeviceRegistry {
       manufacturer_id: info.manufacturerId ?? null,
       manufacturer_name: info.manufacturerName ?? null,
       protocol_type: info.protocolType ?? null,
-      product_id: null,
+      product_id: req.productId ?? null,
       location: null,
       info_json: JSON.stringify(extra),
       created_at: now,

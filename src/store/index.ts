@@ -1,8 +1,11 @@
 import type { Database } from 'better-sqlite3'
 import { ApplicationsRepo } from './repos/applications.ts'
+import { CallbacksRepo } from './repos/callbacks.ts'
+import { CommandsRepo } from './repos/commands.ts'
 import { DevicesRepo } from './repos/devices.ts'
 import { OutboxRepo } from './repos/outbox.ts'
 import { ShadowsRepo } from './repos/shadows.ts'
+import { TasksRepo } from './repos/tasks.ts'
 import { TelemetryRepo } from './repos/telemetry.ts'
 
 /** The database and one repository per aggregate. */
@@ -13,6 +16,9 @@ export interface Store {
   shadows: ShadowsRepo
   telemetry: TelemetryRepo
   outbox: OutboxRepo
+  commands: CommandsRepo
+  callbacks: CallbacksRepo
+  tasks: TasksRepo
   /** Runs fn in one transaction (nested calls join the outer one). */
   transaction<T>(fn: () => T): T
 }
@@ -25,6 +31,9 @@ export function createStore(db: Database): Store {
     shadows: new ShadowsRepo(db),
     telemetry: new TelemetryRepo(db),
     outbox: new OutboxRepo(db),
+    commands: new CommandsRepo(db),
+    callbacks: new CallbacksRepo(db),
+    tasks: new TasksRepo(db),
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
   }
 }

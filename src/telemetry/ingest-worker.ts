@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { openDatabase } from '../store/db.ts'
 import { createStore } from '../store/index.ts'
+import type { OpCall, OpOutcome } from '../store/write-ops.ts'
 import { type IngestMessage, type IngestOutcome, IngestWriter } from './ingest-writer.ts'
 
 export interface IngestWorkerData {
@@ -21,12 +22,14 @@ export interface PackedBatch {
   ends: Uint32Array
   bytes: ArrayBuffer
   withReports: boolean
+  /** Named write operations (store/write-ops.ts), run after the messages. */
+  ops: OpCall[]
 }
 
 export type ToWriter = ({ type: 'batch'; id: number } & PackedBatch) | { type: 'forget'; deviceId: string }
 export type FromWriter =
   | { type: 'ready' }
-  | { type: 'result'; id: number; outcomes: IngestOutcome[]; reports?: string }
+  | { type: 'result'; id: number; outcomes: IngestOutcome[]; reports?: string; opOutcomes: OpOutcome[] }
 
 export function unpack(batch: PackedBatch): IngestMessage[] {
   const bytes = Buffer.from(batch.bytes)
@@ -58,7 +61,14 @@ if (port) {
       const failed: IngestOutcome = { kind: 'failed', error: (err as Error).message }
       result = { outcomes: msg.deviceIds.map(() => failed) }
     }
-    port.postMessage({ type: 'result', id: msg.id, ...result } satisfies FromWriter)
+    let opOutcomes: OpOutcome[]
+    try {
+      opOutcomes = writer.runOps(msg.ops)
+    } catch (err) {
+      // The transaction itself failed (e.g. disk full at commit): nothing of it was written.
+      opOutcomes = msg.ops.map(() => ({ ok: false, message: (err as Error).message }))
+    }
+    port.postMessage({ type: 'result', id: msg.id, ...result, opOutcomes } satisfies FromWriter)
   })
   port.on('close', () => store.db.close())
   port.postMessage({ type: 'ready' } satisfies FromWriter)

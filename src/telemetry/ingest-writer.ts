@@ -1,7 +1,10 @@
+import type { DeviceAnswer } from '../commands/ledger-ops.ts'
 import type { GatewayEvents } from '../events.ts'
 import { type DeviceReq, type DeviceRsp, decodeUplink } from '../protocols/platform-mqtt.ts'
 import type { Store } from '../store/index.ts'
+import type { CommandRow } from '../store/repos/commands.ts'
 import { Lane } from '../store/repos/outbox.ts'
+import { type OpCall, type OpOutcome, runOps } from '../store/write-ops.ts'
 import { toPlatformTime } from '../time.ts'
 import { ReportedShadows } from './reported-shadows.ts'
 
@@ -21,7 +24,7 @@ export type IngestOutcome =
   | null
   | { kind: 'stored'; warning: string }
   | { kind: 'invalid'; error: string }
-  | { kind: 'response'; response: DeviceRsp }
+  | { kind: 'response'; response: DeviceRsp; command: CommandRow | undefined }
   | { kind: 'failed'; error: string }
 
 interface Accepted {
@@ -62,12 +65,13 @@ export class IngestWriter {
   write(messages: IngestMessage[], withReports = false): { outcomes: IngestOutcome[]; reports?: string } {
     const outcomes: IngestOutcome[] = new Array(messages.length).fill(null)
     const accepted: Accepted[] = []
+    const responses: { index: number; deviceId: string; rsp: DeviceRsp }[] = []
     messages.forEach((m, index) => {
       const decoded = decodeUplink(m.text, m.receivedAt)
       if (!decoded.ok) outcomes[index] = { kind: 'invalid', error: decoded.error }
-      else if (decoded.value.msgType === 'deviceRsp')
-        outcomes[index] = { kind: 'response', response: decoded.value }
-      else {
+      else if (decoded.value.msgType === 'deviceRsp') {
+        responses.push({ index, deviceId: m.deviceId, rsp: decoded.value })
+      } else {
         const message = decoded.value
         let text = m.text
         if (message.data.some((d) => d.eventTimeSource !== 'device')) {
@@ -83,6 +87,7 @@ export class IngestWriter {
         accepted.push({ index, deviceId: m.deviceId, text, message })
       }
     })
+    if (responses.length > 0) this.settleResponses(responses, outcomes)
     if (accepted.length === 0) return { outcomes }
     try {
       this.writeInTransaction(accepted)
@@ -107,6 +112,35 @@ export class IngestWriter {
         })),
       }))
     return { outcomes, reports: JSON.stringify(reports) }
+  }
+
+  /** Named write operations (store/write-ops.ts), in one transaction after the batch's data. */
+  runOps(calls: OpCall[]): OpOutcome[] {
+    return calls.length === 0 ? [] : runOps(this.store, this.shadows, calls)
+  }
+
+  /** deviceRsp (A.6) settles the command awaiting its mid; the PUBACK waits for that commit too. */
+  private settleResponses(
+    responses: { index: number; deviceId: string; rsp: DeviceRsp }[],
+    outcomes: IngestOutcome[],
+  ): void {
+    const results = this.runOps(
+      responses.map(({ deviceId, rsp }) => ({
+        name: 'command.answer',
+        args: {
+          deviceId,
+          mid: rsp.mid,
+          success: rsp.errcode === 0,
+          detail: rsp.body ?? null,
+        } satisfies DeviceAnswer,
+      })),
+    )
+    responses.forEach(({ index, rsp }, i) => {
+      const result = results[i]!
+      outcomes[index] = result.ok
+        ? { kind: 'response', response: rsp, command: result.value as CommandRow | undefined }
+        : { kind: 'failed', error: result.message }
+    })
   }
 
   /** A deleted device's cached shadow is dropped. */

@@ -1,8 +1,10 @@
 import { Worker } from 'node:worker_threads'
 import type { DeviceRegistry } from '../devices/registry.ts'
+import { type ErrorCode, PlatformError } from '../errors.ts'
 import type { EventBus, GatewayEvents } from '../events.ts'
 import type { Logger } from '../logger.ts'
 import { type Done, GroupCommitter } from '../store/group-commit.ts'
+import type { OpArgs, OpCall, OpName, OpOutcome, OpResult } from '../store/write-ops.ts'
 import type { FromWriter, IngestWorkerData, PackedBatch, ToWriter } from './ingest-worker.ts'
 import type { IngestOutcome } from './ingest-writer.ts'
 
@@ -15,6 +17,10 @@ export interface IngestItem {
   receivedAt: number
 }
 
+/** What the writer thread commits: device messages and named write operations, in one group commit. */
+type WriteItem = IngestItem | { op: OpCall }
+type WriteOutcome = IngestOutcome | OpOutcome
+
 type WriterResult = Extract<FromWriter, { type: 'result' }>
 
 /**
@@ -24,7 +30,7 @@ type WriterResult = Extract<FromWriter, { type: 'result' }>
  * next one fills.
  */
 export class IngestService {
-  private readonly committer: GroupCommitter<IngestItem, IngestOutcome>
+  private readonly committer: GroupCommitter<WriteItem, WriteOutcome>
   private worker: Worker | undefined
   private ready: Promise<void> | undefined
   private nextId = 1
@@ -45,7 +51,8 @@ export class IngestService {
     this.committer = new GroupCommitter((items) => this.commit(items), {
       maxBatch,
       log,
-      failureOf: (outcome) => (outcome?.kind === 'failed' ? outcome.error : undefined),
+      failureOf: (outcome) =>
+        outcome && 'kind' in outcome && outcome.kind === 'failed' ? outcome.error : undefined,
     })
     this.offDeleted = bus.on('device.deleted', ({ deviceId }) => this.post({ type: 'forget', deviceId }))
   }
@@ -89,8 +96,25 @@ export class IngestService {
 
   submit(item: IngestItem, done: Done<IngestOutcome>): void {
     // A device deleted while its message was on the way is not stored (it no longer exists).
-    if (this.registry.exists(item.deviceId)) this.committer.push(item, done)
+    if (this.registry.exists(item.deviceId)) this.committer.push(item, done as Done<WriteOutcome>)
     else done(null, { kind: 'invalid', error: 'device was deleted' })
+  }
+
+  /**
+   * Runs a named write operation (store/write-ops.ts) in the writer thread's next group commit; resolves with
+   * its result once committed, rejects with its PlatformError (or Error) when it threw, or when the commit
+   * failed.
+   */
+  execute<N extends OpName>(name: N, args: OpArgs<N>): Promise<OpResult<N>> {
+    return new Promise((resolve, reject) => {
+      this.committer.push({ op: { name, args } }, (err, outcome) => {
+        if (err) return reject(err)
+        const o = outcome as OpOutcome
+        if (o.ok) return resolve(o.value as OpResult<N>)
+        if (o.platform) return reject(new PlatformError(o.platform.code as ErrorCode, o.platform.detail))
+        reject(new Error(o.message))
+      })
+    })
   }
 
   /** Commits whatever is queued or in flight (at shutdown, before clients are disconnected). */
@@ -114,20 +138,29 @@ export class IngestService {
     return this.committer.stats()
   }
 
-  private async commit(items: IngestItem[]): Promise<IngestOutcome[]> {
+  private async commit(items: WriteItem[]): Promise<WriteOutcome[]> {
     await this.ready
     const id = this.nextId++
     const withReports = this.bus.hasListeners('device.reported')
+    const messages: IngestItem[] = []
+    const ops: OpCall[] = []
+    for (const item of items) {
+      if ('op' in item) ops.push(item.op)
+      else messages.push(item)
+    }
     const result = await new Promise<WriterResult>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject })
-      const batch = pack(items, withReports)
+      const batch = pack(messages, withReports, ops)
       if (!this.post({ type: 'batch', id, ...batch }, [batch.bytes])) {
         this.waiting.delete(id)
         reject(new Error('ingest writer is not running'))
       }
     })
     if (result.reports) this.emitReported(result.reports)
-    return result.outcomes
+    // Back in item order: message outcomes and op outcomes were returned per kind, each in order.
+    let m = 0
+    let o = 0
+    return items.map((item) => ('op' in item ? result.opOutcomes[o++]! : result.outcomes[m++]!))
   }
 
   private post(msg: ToWriter, transfer: ArrayBuffer[] = []): boolean {
@@ -149,7 +182,7 @@ export class IngestService {
 }
 
 /** Packs payloads back to back into one buffer that is transferred, not copied, to the writer. */
-function pack(items: IngestItem[], withReports: boolean): PackedBatch {
+function pack(items: IngestItem[], withReports: boolean, ops: OpCall[]): PackedBatch {
   let size = 0
   for (const item of items) size += item.payload.length
   const bytes = new ArrayBuffer(size)
@@ -165,5 +198,5 @@ function pack(items: IngestItem[], withReports: boolean): PackedBatch {
     receivedAt[i] = item.receivedAt
     deviceIds[i] = item.deviceId
   })
-  return { deviceIds, receivedAt, ends, bytes, withReports }
+  return { deviceIds, receivedAt, ends, bytes, withReports, ops }
 }

@@ -171,10 +171,11 @@ describe('knownMigrations', () => {
     }
   })
 
-  it('the build ships 001_init and 002_telemetry_chunks', () => {
+  it('the build ships its migrations in order', () => {
     expect(knownMigrations().map((mig) => `${mig.version}_${mig.name}`)).toEqual([
       '1_init',
       '2_telemetry_chunks',
+      '3_commands',
     ])
   })
 
@@ -182,15 +183,15 @@ describe('knownMigrations', () => {
     const file = freshPath()
     mkdirSync(dirname(file), { recursive: true })
     const db = track(new BetterSqlite3(file))
-    const [init, chunks] = knownMigrations() as [Migration, Migration]
-    migrate(db, [init])
+    const all = knownMigrations()
+    migrate(db, all.slice(0, 1))
     db.exec(`INSERT INTO applications (app_id, name, secret_hash, source, created_at) VALUES ('app', 'a', 'x', 'cli', 0);
       INSERT INTO devices (device_id, app_id, node_id, secret, psk, gateway_id, node_type, info_json, created_at,
         modified_at) VALUES ('d1', 'app', 'n1', 's', 'p', 'd1', 'ENDPOINT', '{}', 0, 0);
       INSERT INTO telemetry (device_id, service_id, event_time, received_at, data_json) VALUES
         ('d1', 'Dust', ${Date.UTC(2026, 0, 2, 3, 4, 5)}, 1000, '{"pm25":7}'),
         ('d1', 'Noise', ${Date.UTC(2026, 0, 2, 3, 4, 6)}, 2000, '{"db":61.5,"peak":{"at":"x"}}')`)
-    migrate(db, [init, chunks])
+    migrate(db, all)
     expect(tableExists(db, 'telemetry')).toBe(false)
     const store = createStore(db)
     expect(store.telemetry.countForDevice('d1')).toBe(2)

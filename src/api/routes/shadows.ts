@@ -2,7 +2,12 @@ import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import type { DeviceRegistry } from '../../devices/registry.ts'
 import { deviceInfoOf } from '../../devices/view.ts'
+import { PlatformError } from '../../errors.ts'
+import type { DesiredStateService } from '../../shadows/desired.ts'
 import type { ShadowService } from '../../shadows/service.ts'
+import type { Store } from '../../store/index.ts'
+import { parsePlatformTime, toPlatformTime } from '../../time.ts'
+import { numbersInQuery } from './commands.ts'
 
 const Params = Type.Object({ deviceId: Type.String({ minLength: 1, maxLength: 256 }) })
 
@@ -18,4 +23,117 @@ export function shadowRoutes(app: FastifyInstance, registry: DeviceRegistry, sha
       return shadows.view(row, deviceInfoOf(row))
     },
   )
+}
+
+// §4.8 request.
+const DesiredBody = Type.Object({
+  serviceDesireds: Type.Array(
+    Type.Object({
+      serviceId: Type.String({ minLength: 1, maxLength: 256 }),
+      desired: Type.Object({}, { additionalProperties: true, minProperties: 1 }),
+    }),
+    { minItems: 1, maxItems: 100 },
+  ),
+})
+
+// §5.4 request.
+const HistoryQuery = Type.Object({
+  appId: Type.Optional(Type.String()),
+  deviceId: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  gatewayId: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  serviceId: Type.Optional(Type.String({ maxLength: 256 })),
+  property: Type.Optional(Type.String({ maxLength: 256 })),
+  pageNo: Type.Optional(Type.Integer({ minimum: 0 })),
+  pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 250 })),
+  startTime: Type.Optional(Type.String()),
+  endTime: Type.Optional(Type.String()),
+})
+
+/** Desired state: set it (§4.8) and read its history (§5.4). */
+export function desiredRoutes(
+  app: FastifyInstance,
+  deps: { registry: DeviceRegistry; store: Store; desired: DesiredStateService },
+): void {
+  const { registry, store, desired } = deps
+  app.put(
+    '/iocm/app/shadow/v1.5.0/devices/:deviceId',
+    {
+      schema: {
+        params: Params,
+        body: DesiredBody,
+        querystring: Type.Object({ appId: Type.Optional(Type.String()) }),
+      },
+    },
+    async (request, reply) => {
+      const { deviceId } = request.params as Static<typeof Params>
+      const { serviceDesireds } = request.body as Static<typeof DesiredBody>
+      registry.getForApp(request.appId, deviceId, '100403')
+      await desired.set(request.appId, deviceId, serviceDesireds)
+      return reply.status(200).send()
+    },
+  )
+
+  app.get(
+    '/iocm/app/shadow/v1.5.0/deviceDesiredHistory',
+    {
+      schema: { querystring: HistoryQuery },
+      config: { validationCode: '100216' },
+      preValidation: async (request) =>
+        numbersInQuery(request.query as Record<string, unknown>, { pageNo: true, pageSize: true }),
+    },
+    async (request) => {
+      const q = request.query as Static<typeof HistoryQuery>
+      if (q.deviceId === undefined && q.gatewayId === undefined) throw new PlatformError('100419')
+      // With only gatewayId: every device under that gateway (§5.4 Notes, read as in 5.3).
+      const devices =
+        q.deviceId !== undefined
+          ? [registry.getForApp(request.appId, q.deviceId, '100403')]
+          : store.devices.underGateway(request.appId, q.gatewayId!)
+      const scoped = devices.filter((d) => q.gatewayId === undefined || d.gateway_id === q.gatewayId)
+      const window = timeWindowOrInvalid(q)
+      const pageNo = q.pageNo ?? 0
+      const pageSize = q.pageSize ?? 25
+      const byId = new Map(scoped.map((d) => [d.device_id, d]))
+      const { total, rows } = store.shadows.desiredHistory({
+        deviceIds: [...byId.keys()],
+        serviceId: q.serviceId,
+        property: q.property,
+        ...window,
+        limit: pageSize,
+        offset: pageNo * pageSize,
+      })
+      return {
+        totalCount: total,
+        pageNo,
+        pageSize,
+        deviceDesiredHistoryDTOs: rows.map((r) => ({
+          serviceId: r.service_id,
+          deviceId: r.device_id,
+          gatewayId: byId.get(r.device_id)!.gateway_id,
+          appId: byId.get(r.device_id)!.app_id,
+          desired: JSON.parse(r.desired) as Record<string, unknown>,
+          timestamp: toPlatformTime(r.at),
+        })),
+      }
+    },
+  )
+}
+
+/** startTime/endTime of §5.4 (each optional; 100216 when not in platform time form). */
+function timeWindowOrInvalid(q: { startTime?: string | undefined; endTime?: string | undefined }): {
+  after?: number
+  before?: number
+} {
+  const out: { after?: number; before?: number } = {}
+  if (q.startTime !== undefined) {
+    const t = parsePlatformTime(q.startTime)
+    if (t === undefined) throw new PlatformError('100216', 'startTime must be yyyyMMddTHHmmssZ')
+    out.after = t
+  }
+  if (q.endTime !== undefined) {
+    const t = parsePlatformTime(q.endTime)
+    if (t === undefined) throw new PlatformError('100216', 'endTime must be yyyyMMddTHHmmssZ')
+    out.before = t
+  }
+  return out
 }

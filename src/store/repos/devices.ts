@@ -50,6 +50,9 @@ export class DevicesRepo {
       byNodeId: db.prepare('SELECT * FROM devices WHERE node_id = ?'),
       delete: db.prepare('DELETE FROM devices WHERE device_id = ?'),
       children: db.prepare('SELECT device_id FROM devices WHERE gateway_id = ? AND device_id <> ?').pluck(),
+      underGateway: db.prepare(
+        'SELECT * FROM devices WHERE app_id = ? AND gateway_id = ? ORDER BY created_at',
+      ),
       setOnline: db.prepare(
         "UPDATE devices SET status = 'ONLINE', status_detail = 'NONE', activated = 1, last_seen_at = ? WHERE device_id = ?",
       ),
@@ -80,6 +83,11 @@ export class DevicesRepo {
 
   delete(deviceId: string): boolean {
     return this.stmts.delete.run(deviceId).changes > 0
+  }
+
+  /** An application's devices whose gatewayId is `gatewayId` (the gateway itself included). */
+  underGateway(appId: string, gatewayId: string): DeviceRow[] {
+    return this.stmts.underGateway.all(appId, gatewayId) as DeviceRow[]
   }
 
   /** Devices attached through this one (gatewayId = deviceId), excluding itself. */

@@ -1,0 +1,82 @@
+// Named write operations that run in the writer thread inside its group-commit transaction (ARCHITECTURE.md
+// rule 2): the main thread never waits on the SQLite write lock or an fsync, and a REST write is answered
+// only after the transaction holding it committed. Each operation runs in its own savepoint: one that throws
+// is rolled back alone and its error goes back to the caller.
+import {
+  cancelCommand,
+  cancelPendingOfDevice,
+  createCommand,
+  expireDue,
+  markDelivered,
+  responseTimedOut,
+  sendImmediate,
+  sendNextQueued,
+  settleAnswer,
+} from '../commands/ledger-ops.ts'
+import type { AttemptOutcome } from '../notify/callback-dispatcher.ts'
+import { setDesired } from '../shadows/desired-ops.ts'
+import type { ReportedShadows } from '../telemetry/reported-shadows.ts'
+import type { Store } from './index.ts'
+
+export interface OpContext {
+  store: Store
+  /** The writer's cache of reported shadows (desired sections are checked against reports there). */
+  reported: ReportedShadows
+  /** The transaction's clock (epoch ms). */
+  now: number
+}
+
+/** A callback delivery attempt's outcome (notify/callback-dispatcher.ts). */
+function recordCallbackAttempt(ctx: OpContext, a: { id: number; outcome: AttemptOutcome }): void {
+  if (a.outcome.delivered || a.outcome.nextAttemptAt === null) ctx.store.callbacks.remove(a.id)
+  else ctx.store.callbacks.failed(a.id, a.outcome.error, a.outcome.nextAttemptAt)
+}
+
+export const WRITE_OPS = {
+  'command.create': createCommand,
+  'command.sendNextQueued': sendNextQueued,
+  'command.sendImmediate': sendImmediate,
+  'command.delivered': markDelivered,
+  'command.answer': settleAnswer,
+  'command.timedOut': responseTimedOut,
+  'command.expireDue': expireDue,
+  'command.cancel': cancelCommand,
+  'command.cancelPendingOfDevice': cancelPendingOfDevice,
+  'shadow.setDesired': setDesired,
+  'callback.record': recordCallbackAttempt,
+} as const
+
+export type OpName = keyof typeof WRITE_OPS
+export type OpArgs<N extends OpName> = Parameters<(typeof WRITE_OPS)[N]>[1]
+export type OpResult<N extends OpName> = ReturnType<(typeof WRITE_OPS)[N]>
+
+export interface OpCall {
+  name: OpName
+  args: unknown
+}
+
+/** An operation's outcome as it crosses the thread boundary (values must be structured-cloneable). */
+export type OpOutcome =
+  | { ok: true; value: unknown }
+  | { ok: false; platform?: { code: string; detail: string | undefined }; message: string }
+
+/** Runs a batch of operations in one transaction, each in its own savepoint. */
+export function runOps(store: Store, reported: ReportedShadows, calls: OpCall[]): OpOutcome[] {
+  const ctx: OpContext = { store, reported, now: Date.now() }
+  return store.transaction(() =>
+    calls.map((call): OpOutcome => {
+      try {
+        const op = WRITE_OPS[call.name] as (ctx: OpContext, args: unknown) => unknown
+        return { ok: true, value: store.transaction(() => op(ctx, call.args)) }
+      } catch (err) {
+        // The savepoint is rolled back; cached shadow state may have moved with it.
+        reported.clear()
+        const e = err as Error & { code?: unknown; detail?: string }
+        if (e.name === 'PlatformError') {
+          return { ok: false, platform: { code: String(e.code), detail: e.detail }, message: e.message }
+        }
+        return { ok: false, message: e.message }
+      }
+    }),
+  )
+}
