@@ -13,8 +13,9 @@ const USAGE = `usage: sitegate [command] [options]
 
 commands:
   start                       run the gateway headless (the default)
-  app add NAME                create an application; prints {"appId","secret","name"} as JSON
+  app add NAME                create an application; prints {"appId","secret","apiKey","name"} as JSON
   app list                    list the applications
+  app apikey APPID            issue a new remote-call API key (the old one stops working); prints it
   device-credentials          print the MQTT clientId, username and password a device must use now
       --device-id ID | --node-id NODE   connect by deviceId (auth type 0) or by nodeId (auth type 2)
       --secret SECRET                   the device secret returned at registration
@@ -105,11 +106,13 @@ async function app(v: Values, args: string[]): Promise<void> {
     if (args[0] === 'add' && args[1]) {
       const created = await service.create(args[1], 'cli')
       process.stdout.write(`${JSON.stringify(created)}\n`)
+    } else if (args[0] === 'apikey' && args[1]) {
+      process.stdout.write(`${JSON.stringify({ appId: args[1], apiKey: service.issueApiKey(args[1]) })}\n`)
     } else if (args[0] === 'list') {
       const rows = store.applications.list().map((a) => ({ appId: a.app_id, name: a.name, source: a.source }))
       process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`)
     } else {
-      throw new UsageError('app: expected "app add NAME" or "app list"')
+      throw new UsageError('app: expected "app add NAME", "app apikey APPID" or "app list"')
     }
   } finally {
     store.db.close()
@@ -166,6 +169,14 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     process.stderr.write(`sitegate: ${(err as Error).message}\n\n${USAGE}`)
     process.exit(64)
   }
-  process.stderr.write(`sitegate: failed to start: ${(err as Error).stack ?? String(err)}\n`)
+  // An error from the writer thread arrives as a plain object (its prototype does not cross threads).
+  const e = err as { stack?: unknown; message?: unknown; code?: unknown }
+  const text =
+    typeof e?.stack === 'string'
+      ? e.stack
+      : typeof e?.message === 'string'
+        ? `${e.code ?? ''} ${e.message}`
+        : JSON.stringify(err)
+  process.stderr.write(`sitegate: failed to start: ${text}\n`)
   process.exit(1)
 })

@@ -96,6 +96,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
   const platformUplink = platformUplinkHandler(ingest, commands, uplinkLog)
   const oneJsonUplink = oneJsonUplinkHandler(commands, uplinkLog)
   broker.onDeviceAck = (session, _topic, payload) => commands.deviceAcked(session, payload)
+  broker.onDeviceListening = (session) => commands.deviceListening(session.deviceId)
   const desired = new DesiredStateService(ingest, commands, {
     maxRetransmit: config.commands.desiredMaxRetransmit,
   })
@@ -193,7 +194,8 @@ async function ensureFirstApplication(
 ): Promise<void> {
   if (store.applications.count() > 0) return
   const created = await apps.create('first application', 'first-start')
-  writeFileSync(file, `${JSON.stringify({ appId: created.appId, secret: created.secret }, null, 2)}\n`, {
+  const credentials = { appId: created.appId, secret: created.secret, apiKey: created.apiKey }
+  writeFileSync(file, `${JSON.stringify(credentials, null, 2)}\n`, {
     mode: 0o600,
   })
   chmodSync(file, 0o600)

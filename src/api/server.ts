@@ -12,6 +12,8 @@ import { authenticateRequest } from './auth.ts'
 import { installErrorHandling } from './errors.ts'
 import { commandRoutes } from './routes/commands.ts'
 import { deviceRoutes } from './routes/devices.ts'
+import { oneJsonRoutes } from './routes/onejson.ts'
+import { rpcRoutes } from './routes/rpc.ts'
 import { securityRoutes } from './routes/security.ts'
 import { desiredRoutes, shadowRoutes } from './routes/shadows.ts'
 
@@ -63,6 +65,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   shadowRoutes(app, deps.registry, deps.shadows)
   desiredRoutes(app, deps)
   commandRoutes(app, deps)
+  oneJsonRoutes(app, deps)
+  rpcRoutes(app, deps)
 
   const page = readFileSync(DASHBOARD)
   app.get('/', { config: { auth: false } }, async (_request, reply) =>

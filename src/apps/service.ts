@@ -18,6 +18,8 @@ export interface TokenResponse {
 export interface NewApplication {
   appId: string
   secret: string
+  /** The remote-call API key (rpc-and-calls.md A.2 `apikey`). */
+  apiKey: string
   name: string
 }
 
@@ -48,21 +50,47 @@ export class ApplicationService {
   async create(name: string, source: 'cli' | 'first-start'): Promise<NewApplication> {
     const appId = randomBytes(12).toString('hex')
     const secret = randomToken(24)
-    this.store.applications.insert({
-      app_id: appId,
-      name,
-      secret_hash: await hashSecret(secret),
-      source,
-      created_at: this.now(),
+    const apiKey = randomToken(24)
+    const secretHash = await hashSecret(secret)
+    this.store.transaction(() => {
+      this.store.applications.insert({
+        app_id: appId,
+        name,
+        secret_hash: secretHash,
+        source,
+        created_at: this.now(),
+      })
+      this.store.applications.setApiKeyHash(appId, tokenHash(apiKey))
     })
-    return { appId, secret, name }
+    return { appId, secret, apiKey, name }
+  }
+
+  /** Issues a new remote-call API key for an application; the previous one stops working. */
+  issueApiKey(appId: string): string {
+    if (!this.exists(appId)) throw new PlatformError('100203')
+    const apiKey = randomToken(24)
+    this.store.applications.setApiKeyHash(appId, tokenHash(apiKey))
+    return apiKey
+  }
+
+  /** The application an `apikey` belongs to (rpc-and-calls.md A.5 note 3: the key is the only credential). */
+  appForApiKey(apiKey: string): string | undefined {
+    return apiKey.length === 0 ? undefined : this.store.applications.appIdForApiKeyHash(tokenHash(apiKey))
   }
 
   /** Makes the applications of the config file exist with exactly the configured secrets. */
   async syncConfigApps(
-    apps: readonly { appId: string; secret: string; name?: string | undefined }[],
+    apps: readonly {
+      appId: string
+      secret: string
+      name?: string | undefined
+      apiKey?: string | undefined
+    }[],
   ): Promise<void> {
     for (const app of apps) {
+      if (app.apiKey !== undefined && this.store.applications.get(app.appId)) {
+        this.store.applications.setApiKeyHash(app.appId, tokenHash(app.apiKey))
+      }
       const existing = this.store.applications.get(app.appId)
       const name = app.name ?? app.appId
       if (existing && (await verifySecret(app.secret, existing.secret_hash)) && existing.name === name)
@@ -77,6 +105,7 @@ export class ApplicationService {
           source: 'config',
           created_at: this.now(),
         })
+      if (app.apiKey !== undefined) this.store.applications.setApiKeyHash(app.appId, tokenHash(app.apiKey))
       this.log.info(
         { appId: app.appId },
         existing ? 'application updated from config' : 'application added from config',

@@ -78,6 +78,11 @@ export class Broker {
   private readonly sessions = new Map<string, { client: SessionClient; session: DeviceSession }>()
   /** Set by the command service: told when a device acknowledges a command. */
   onDeviceAck: DeviceAckHandler | undefined
+  /**
+   * Set by the command service: told when a device can receive commands — it subscribed (to a topic the ACL
+   * grants, i.e. its own command topic), or connected with a persistent session that already has one.
+   */
+  onDeviceListening: ((session: DeviceSession) => void) | undefined
 
   constructor(
     private readonly options: BrokerOptions,
@@ -109,6 +114,11 @@ export class Broker {
       if (!client.sitegate) return
       this.sessions.set(client.sitegate.deviceId, { client, session: client.sitegate })
       this.registry.connected(client.sitegate.deviceId)
+      const restored = (client as unknown as { subscriptions?: Record<string, unknown> }).subscriptions ?? {}
+      if (Object.keys(restored).length > 0) this.deviceListening(client.sitegate)
+    })
+    aedes.on('subscribe', (subs, client: SessionClient | null) => {
+      if (client?.sitegate && subs.length > 0) this.deviceListening(client.sitegate)
     })
     aedes.on('clientDisconnect', (client: SessionClient) => {
       if (!client.sitegate) return
@@ -231,6 +241,14 @@ export class Broker {
         this.log.info({ deviceId, clientId: client.id }, 'closing the connection of a deleted device')
         client.close()
       }
+    }
+  }
+
+  private deviceListening(session: DeviceSession): void {
+    try {
+      this.onDeviceListening?.(session)
+    } catch (err) {
+      this.log.error({ err, deviceId: session.deviceId }, 'listening handler failed')
     }
   }
 

@@ -45,7 +45,6 @@ export class CommandService {
   private readonly waiters = new Map<string, ((row: CommandRow) => void)[]>()
   private expiryTimer: NodeJS.Timeout | undefined
   private expiryAt: number | undefined
-  private readonly off: (() => void)[] = []
   private stopped = false
   /** Told when callback deliveries were queued (the callback dispatcher's wake). */
   onCallbacksQueued: () => void = () => {}
@@ -59,23 +58,17 @@ export class CommandService {
     readonly options: CommandOptions,
   ) {}
 
-  /** Resumes what the ledger says is in flight, and starts watching devices come online. */
+  /** Resumes what the ledger says is in flight. */
   start(): void {
     for (const row of this.store.commands.inFlight()) {
       if (row.status === 'SENT') this.resendOnConnect.add(row.command_id)
       this.armTimer(row)
     }
-    this.off.push(
-      this.bus.on('device.status', ({ deviceId, status }) => {
-        if (status === 'ONLINE') this.deviceOnline(deviceId)
-      }),
-    )
     this.scheduleExpiry()
   }
 
   stop(): void {
     this.stopped = true
-    for (const off of this.off.splice(0)) off()
     for (const timer of this.timers.values()) clearTimeout(timer)
     this.timers.clear()
     clearTimeout(this.expiryTimer)
@@ -222,7 +215,11 @@ export class CommandService {
       )
   }
 
-  private deviceOnline(deviceId: string): void {
+  /**
+   * A device can receive commands now (it subscribed, or reconnected with its subscription): what it missed
+   * while the gateway was down goes again, then its queue moves (§8.1 "delivered when it comes online").
+   */
+  deviceListening(deviceId: string): void {
     for (const commandId of [...this.resendOnConnect]) {
       const row = this.store.commands.get(commandId)
       if (!row || row.status !== 'SENT') this.resendOnConnect.delete(commandId)

@@ -11,6 +11,8 @@ const AppConfig = Type.Object(
     appId: Type.String({ minLength: 1, maxLength: 256, pattern: '^[A-Za-z0-9_.-]+$' }),
     secret: Type.String({ minLength: 8, maxLength: 256 }),
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    // The remote-call API key (rpc-and-calls.md A.2 `apikey`).
+    apiKey: Type.Optional(Type.String({ minLength: 16, maxLength: 256 })),
   },
   { additionalProperties: false },
 )

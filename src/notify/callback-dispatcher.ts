@@ -57,7 +57,7 @@ const FAR_FUTURE = Number.MAX_SAFE_INTEGER
 // A URL whose head is not due and whose next time this process does not know (it failed before a restart):
 // the store only tells the earliest time of all rows, so look again this often until the head is retried.
 const RECHECK_MS = 1_000
-// After the store itself failed.
+// After the store itself failed (or an attempt failed unexpectedly).
 const STORE_RETRY_MS = 5_000
 // Longest single sleep (setTimeout takes at most 2^31-1 ms); a later time is simply re-evaluated then.
 const MAX_SLEEP_MS = 60 * 60_000
@@ -210,9 +210,11 @@ export class CallbackDispatcher {
   private launch(delivery: CallbackDelivery): void {
     this.retryAt.delete(delivery.id)
     const attempt = this.attempt(delivery)
-      .catch((err: unknown) =>
-        this.log.error({ err, id: delivery.id }, 'callback attempt failed unexpectedly'),
-      )
+      .catch((err: unknown) => {
+        // Nothing was recorded and the row is still due: hold it back rather than retry in a tight loop.
+        this.retryAt.set(delivery.id, this.options.now() + STORE_RETRY_MS)
+        this.log.error({ err, id: delivery.id }, 'callback attempt failed unexpectedly')
+      })
       .finally(() => {
         this.inFlight.delete(delivery.url)
         this.round()
@@ -257,13 +259,23 @@ export class CallbackDispatcher {
   /** POSTs the body; undefined when delivered, else why not. */
   private async post({ url, body }: CallbackDelivery): Promise<string | undefined> {
     if (!URL.canParse(url)) return 'invalid URL'
-    const { protocol } = new URL(url)
-    if (protocol !== 'http:' && protocol !== 'https:') return `unsupported URL scheme ${protocol}`
+    const target = new URL(url)
+    if (target.protocol !== 'http:' && target.protocol !== 'https:') {
+      return `unsupported URL scheme ${target.protocol}`
+    }
     const { timeoutMs } = this.options
     try {
-      const res = await fetch(url, {
+      const headers: Record<string, string> = { 'content-type': 'application/json' }
+      // fetch refuses URLs with credentials (and its error would repeat them): send them as Basic auth.
+      if (target.username !== '' || target.password !== '') {
+        const userinfo = `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`
+        headers.authorization = `Basic ${Buffer.from(userinfo).toString('base64')}`
+        target.username = ''
+        target.password = ''
+      }
+      const res = await fetch(target, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers,
         body,
         // A redirect is not a 2xx answer, and following it would turn the POST into a GET elsewhere.
         redirect: 'manual',
@@ -287,8 +299,9 @@ function describeFetchError(err: unknown, timeoutMs: number): string {
     err instanceof Error ? (err.cause as { code?: unknown; message?: unknown } | undefined) : undefined
   const code = typeof cause?.code === 'string' ? cause.code : undefined
   const message = typeof cause?.message === 'string' && cause.message !== '' ? cause.message : undefined
-  if (message !== undefined)
+  if (message !== undefined) {
     return code === undefined || message.includes(code) ? message : `${code} ${message}`
+  }
   if (code !== undefined) return code
   return err instanceof Error ? err.message : String(err)
 }

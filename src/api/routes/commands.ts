@@ -252,13 +252,11 @@ export function commandRoutes(
         ),
       )
       if (row.status !== 'SENT') throw new PlatformError('100428')
-      return reply
-        .status(202)
-        .send({
-          requestId: row.request_id,
-          status: 'sent',
-          timestamp: toPlatformTime(row.platform_issued_time ?? now),
-        })
+      return reply.status(202).send({
+        requestId: row.request_id,
+        status: 'sent',
+        timestamp: toPlatformTime(row.platform_issued_time ?? now),
+      })
     },
   )
 }

@@ -98,3 +98,8 @@ CREATE TABLE shadow_desired_history (
   at         INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX shadow_desired_history_device ON shadow_desired_history(device_id, at);
+
+-- Remote-call API keys (rpc-and-calls.md A.2 `apikey`): one per application, stored as a SHA-256 hash (the
+-- key is 192 random bits, so a fast hash is enough, as for access tokens).
+ALTER TABLE applications ADD COLUMN api_key_hash TEXT;
+CREATE UNIQUE INDEX applications_api_key ON applications(api_key_hash) WHERE api_key_hash IS NOT NULL;

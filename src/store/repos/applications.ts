@@ -6,6 +6,7 @@ export interface ApplicationRow {
   secret_hash: string
   source: string
   created_at: number
+  api_key_hash: string | null
 }
 
 export interface TokenRow {
@@ -20,11 +21,21 @@ export interface TokenRow {
 export class ApplicationsRepo {
   private readonly stmts
 
+  setApiKeyHash(appId: string, hash: string): void {
+    this.stmts.setApiKeyHash.run(hash, appId)
+  }
+
+  appIdForApiKeyHash(hash: string): string | undefined {
+    return this.stmts.byApiKeyHash.get(hash) as string | undefined
+  }
+
   constructor(db: Database) {
     this.stmts = {
       insert: db.prepare(
         'INSERT INTO applications (app_id, name, secret_hash, source, created_at) VALUES (@app_id, @name, @secret_hash, @source, @created_at)',
       ),
+      setApiKeyHash: db.prepare('UPDATE applications SET api_key_hash = ? WHERE app_id = ?'),
+      byApiKeyHash: db.prepare('SELECT app_id FROM applications WHERE api_key_hash = ?').pluck(),
       updateSecret: db.prepare('UPDATE applications SET secret_hash = ?, name = ? WHERE app_id = ?'),
       get: db.prepare('SELECT * FROM applications WHERE app_id = ?'),
       list: db.prepare('SELECT * FROM applications ORDER BY created_at'),
@@ -38,7 +49,7 @@ export class ApplicationsRepo {
     }
   }
 
-  insert(row: ApplicationRow): void {
+  insert(row: Omit<ApplicationRow, 'api_key_hash'>): void {
     this.stmts.insert.run(row)
   }
 

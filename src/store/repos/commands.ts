@@ -99,6 +99,9 @@ export class CommandsRepo {
       byMid: db.prepare(
         "SELECT * FROM commands WHERE device_id = ? AND mid = ? AND status IN ('SENT', 'DELIVERED') ORDER BY seq DESC LIMIT 1",
       ),
+      latestByMid: db.prepare(
+        'SELECT * FROM commands WHERE device_id = ? AND mid = ? AND origin = ? ORDER BY seq DESC LIMIT 1',
+      ),
       pendingCount: db
         .prepare("SELECT count(*) FROM commands WHERE device_id = ? AND status = 'PENDING'")
         .pluck(),
@@ -146,6 +149,11 @@ export class CommandsRepo {
   /** The command awaiting the device's answer to `mid`. */
   byMid(deviceId: string, mid: number): CommandRow | undefined {
     return this.stmts.byMid.get(deviceId, mid) as CommandRow | undefined
+  }
+
+  /** The latest command of an origin sent with this mid (mids wrap, so older ones may share it). */
+  latestByMid(deviceId: string, mid: number, origin: CommandOrigin): CommandRow | undefined {
+    return this.stmts.latestByMid.get(deviceId, mid, origin) as CommandRow | undefined
   }
 
   pendingCount(deviceId: string): number {
