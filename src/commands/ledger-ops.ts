@@ -120,7 +120,7 @@ export function sendImmediate(
   a: { commandId: string; online: boolean; responseTimeoutMs: number },
 ): CommandRow {
   const row = ctx.store.commands.get(a.commandId)
-  if (!row || row.status !== 'PENDING') throw new Error(`command ${a.commandId} is not PENDING`)
+  if (row?.status !== 'PENDING') throw new Error(`command ${a.commandId} is not PENDING`)
   // §8.1 expireTime 0: a device that is not reachable never receives it and the command ends in TIMEOUT.
   if (!a.online)
     return transition(ctx, row, 'TIMEOUT', {}, { reason: 'device offline; the command is not cached' })
@@ -130,7 +130,7 @@ export function sendImmediate(
 /** The device acknowledged the cloudReq publish (QoS 1 PUBACK): DELIVERED (A.7). */
 export function markDelivered(ctx: OpContext, a: { deviceId: string; mid: number }): CommandRow | undefined {
   const row = ctx.store.commands.byMid(a.deviceId, a.mid)
-  if (!row || row.status !== 'SENT') return undefined
+  if (row?.status !== 'SENT') return undefined
   return transition(ctx, row, 'DELIVERED', { delivered_time: ctx.now })
 }
 

@@ -222,7 +222,7 @@ export class CommandService {
   deviceListening(deviceId: string): void {
     for (const commandId of [...this.resendOnConnect]) {
       const row = this.store.commands.get(commandId)
-      if (!row || row.status !== 'SENT') this.resendOnConnect.delete(commandId)
+      if (row?.status !== 'SENT') this.resendOnConnect.delete(commandId)
       else if (row.device_id === deviceId) {
         this.log.info({ commandId, deviceId }, 'sending again a command unacknowledged before the restart')
         this.publish(row)

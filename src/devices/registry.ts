@@ -48,7 +48,7 @@ export interface DeviceIdentity {
 export const ONEJSON_PROTOCOL_TYPE = 'OneJSON'
 
 /** A topic level a device name or pid can be: printable, no separators or wildcards. */
-const TOPIC_LEVEL = /^[^/+#\s\u0000]{1,64}$/
+const TOPIC_LEVEL = /^[^/+#\s\p{Cc}]{1,64}$/u
 
 const toIdentity = (row: DeviceRow): DeviceIdentity => ({
   deviceId: row.device_id,

@@ -33,7 +33,11 @@ describe('command ledger', () => {
   let n = 0
 
   beforeAll(async () => {
-    gw = await startGateway({ config: (c) => void (c.commands.responseTimeoutMs = 400) })
+    gw = await startGateway({
+      config: (c) => {
+        c.commands.responseTimeoutMs = 400
+      },
+    })
     session = await login(gw.httpUrl, firstApp(gw.dataDir))
   })
   afterEach(async () => {
