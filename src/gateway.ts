@@ -117,6 +117,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     registry,
     shadows,
     commands,
+    ingest,
     desired,
     syncCallTimeoutMs: config.commands.syncCallTimeoutMs,
     bodyLimitBytes: config.http.bodyLimitBytes,

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import formbody from '@fastify/formbody'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { ApplicationService } from '../apps/service.ts'
-import type { CommandService } from '../commands/service.ts'
+import type { CommandService, LedgerWriter } from '../commands/service.ts'
 import type { DeviceRegistry } from '../devices/registry.ts'
 import type { Logger } from '../logger.ts'
 import type { DesiredStateService } from '../shadows/desired.ts'
@@ -10,6 +10,7 @@ import type { ShadowService } from '../shadows/service.ts'
 import type { Store } from '../store/index.ts'
 import { authenticateRequest } from './auth.ts'
 import { installErrorHandling } from './errors.ts'
+import { batchTaskRoutes } from './routes/batch-tasks.ts'
 import { commandRoutes } from './routes/commands.ts'
 import { deviceRoutes } from './routes/devices.ts'
 import { oneJsonRoutes } from './routes/onejson.ts'
@@ -24,6 +25,8 @@ export interface ApiDeps {
   registry: DeviceRegistry
   shadows: ShadowService
   commands: CommandService
+  /** Runs named write operations in the writer thread. */
+  ingest: LedgerWriter
   desired: DesiredStateService
   /** Synchronous remote calls wait at most this long. */
   syncCallTimeoutMs: number
@@ -65,6 +68,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   shadowRoutes(app, deps.registry, deps.shadows)
   desiredRoutes(app, deps)
   commandRoutes(app, deps)
+  batchTaskRoutes(app, deps)
   oneJsonRoutes(app, deps)
   rpcRoutes(app, deps)
 

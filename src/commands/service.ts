@@ -98,6 +98,12 @@ export class CommandService {
     for (const deviceId of new Set(rows.map((r) => r.device_id))) this.kick(deviceId)
   }
 
+  /** Queued commands were created for these devices without passing through `create` (§9 batch tasks). */
+  queuedFor(deviceIds: string[], expiresAt: number | null): void {
+    for (const deviceId of new Set(deviceIds)) this.kick(deviceId)
+    if (expiresAt !== null) this.scheduleExpiry(expiresAt)
+  }
+
   /** §8.3 cancel. */
   async cancel(appId: string, commandId: string): Promise<CommandRow> {
     const row = await this.writer.execute('command.cancel', { appId, commandId })

@@ -2,6 +2,7 @@
 // rule 2): the main thread never waits on the SQLite write lock or an fsync, and a REST write is answered
 // only after the transaction holding it committed. Each operation runs in its own savepoint: one that throws
 // is rolled back alone and its error goes back to the caller.
+import { createBatchTask } from '../commands/batch-ops.ts'
 import {
   cancelCommand,
   cancelPendingOfDevice,
@@ -42,6 +43,7 @@ export const WRITE_OPS = {
   'command.expireDue': expireDue,
   'command.cancel': cancelCommand,
   'command.cancelPendingOfDevice': cancelPendingOfDevice,
+  'batch.create': createBatchTask,
   'shadow.setDesired': setDesired,
   'callback.record': recordCallbackAttempt,
 } as const

@@ -38,7 +38,7 @@ export type NewDevice = Omit<
 export class DevicesRepo {
   private readonly stmts
 
-  constructor(db: Database) {
+  constructor(private readonly db: Database) {
     this.stmts = {
       insert:
         db.prepare(`INSERT INTO devices (device_id, app_id, node_id, secret, psk, gateway_id, node_type, name,
@@ -83,6 +83,19 @@ export class DevicesRepo {
 
   delete(deviceId: string): boolean {
     return this.stmts.delete.run(deviceId).changes > 0
+  }
+
+  /** An application's device ids matching every given field (§9.1 DeviceType / DeviceArea / Broadcast). */
+  idsMatching(
+    appId: string,
+    match: Partial<Pick<DeviceRow, 'device_type' | 'manufacturer_id' | 'model' | 'location'>>,
+  ): string[] {
+    const fields = Object.entries(match).filter(([, v]) => v !== undefined)
+    const where = ['app_id = ?', ...fields.map(([k]) => `${k} = ?`)].join(' AND ')
+    return this.db
+      .prepare(`SELECT device_id FROM devices WHERE ${where} ORDER BY created_at`)
+      .pluck()
+      .all(appId, ...fields.map(([, v]) => v)) as string[]
   }
 
   /** An application's devices whose gatewayId is `gatewayId` (the gateway itself included). */
