@@ -39,7 +39,26 @@ export interface ListenerAddress {
   port: number
 }
 
-type SessionClient = Client & { sitegate?: DeviceSession }
+type SessionClient = Client & {
+  sitegate?: DeviceSession
+  /**
+   * Payloads the gateway published to this connection at QoS 1, oldest first, not yet acknowledged. aedes
+   * reports a clean session's PUBACK without the packet it acknowledges; MQTT 3.1.1 §4.6 has a client
+   * acknowledge QoS 1 messages in the order it received them, so the oldest entry is the one acknowledged.
+   */
+  sitegateAwaitingAck?: Buffer[]
+}
+
+/** Whether an MQTT topic filter matches a topic (`+` one level, `#` the rest). */
+function filterMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/')
+  const t = topic.split('/')
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true
+    if (i >= t.length || (f[i] !== '+' && f[i] !== t[i])) return false
+  }
+  return f.length === t.length
+}
 
 /**
  * For a persistent session (clean: false) aedes stores every filter of a SUBSCRIBE packet once any of them is
@@ -126,16 +145,9 @@ export class Broker {
       if (this.sessions.get(deviceId)?.client === client) this.sessions.delete(deviceId)
       this.registry.disconnected(deviceId)
     })
-    aedes.on('ack', (packet, client: SessionClient | null) => {
-      const session = client?.sitegate
-      if (!session || !packet || !('topic' in packet) || !this.onDeviceAck) return
-      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload
-      try {
-        this.onDeviceAck(session, packet.topic, payload)
-      } catch (err) {
-        this.log.error({ err, deviceId: session.deviceId }, 'ack handler failed')
-      }
-    })
+    aedes.on('ack', (packet, client: SessionClient | null) =>
+      this.acked(packet as { topic?: string; payload?: unknown } | undefined, client),
+    )
     aedes.on('clientError', (client, err) =>
       this.log.debug({ clientId: client.id, err: err.message }, 'client error'),
     )
@@ -242,6 +254,46 @@ export class Broker {
         client.close()
       }
     }
+  }
+
+  private acked(
+    packet: { topic?: string; payload?: unknown } | undefined,
+    client: SessionClient | null,
+  ): void {
+    const session = client?.sitegate
+    if (!session || !client) return
+    const oldest = client.sitegateAwaitingAck?.shift()
+    // A persistent session's store hands the packet back (its payload as the store decoded it); a clean one's
+    // does not, and the oldest payload awaiting an acknowledgement is the one.
+    const raw = packet?.payload ?? oldest
+    if (raw === undefined || !this.onDeviceAck) return
+    const payload = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array | string)
+    try {
+      this.onDeviceAck(session, packet?.topic ?? '', payload)
+    } catch (err) {
+      this.log.error({ err, deviceId: session.deviceId }, 'ack handler failed')
+    }
+  }
+
+  /**
+   * Publishes a QoS 1 message to one connected device (a command); false when it is not connected. Its PUBACK
+   * reaches `onDeviceAck` when the device's subscription is QoS 1 (at QoS 0 nothing is acknowledged).
+   */
+  async publishToDevice(deviceId: string, topic: string, payload: string): Promise<boolean> {
+    const entry = this.sessions.get(deviceId)
+    if (!entry) return false
+    const subs =
+      (entry.client as unknown as { subscriptions?: Record<string, { qos?: number }> }).subscriptions ?? {}
+    const qos = Math.max(
+      0,
+      ...Object.entries(subs)
+        .filter(([filter]) => filterMatches(filter, topic))
+        .map(([, sub]) => sub.qos ?? 0),
+    )
+    const bytes = Buffer.from(payload)
+    if (qos >= 1) (entry.client.sitegateAwaitingAck ??= []).push(bytes)
+    await this.publish(topic, bytes, 1)
+    return true
   }
 
   private deviceListening(session: DeviceSession): void {

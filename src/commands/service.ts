@@ -16,7 +16,8 @@ export interface LedgerWriter {
 /** What the service needs of the broker: who is connected, and a way to publish to them. */
 export interface CommandTransport {
   deviceSession(deviceId: string): DeviceSession | undefined
-  publish(topic: string, payload: string, qos: 0 | 1): Promise<void>
+  /** Publishes a command to the device's connection; false when it is not connected. */
+  publishToDevice(deviceId: string, topic: string, payload: string): Promise<boolean>
 }
 
 export interface CommandOptions {
@@ -215,7 +216,7 @@ export class CommandService {
     }
     this.resendOnConnect.delete(row.command_id)
     this.transport
-      .publish(downlink.topic, downlink.payload, 1)
+      .publishToDevice(row.device_id, downlink.topic, downlink.payload)
       .catch((err: unknown) =>
         this.log.error({ err, commandId: row.command_id }, 'publishing a command failed'),
       )

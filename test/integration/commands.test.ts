@@ -244,6 +244,9 @@ describe('command ledger', () => {
         (err) => (err ? reject(err) : resolve()),
       ),
     )
-    expect((await commandOf(d.deviceId, created.body.commandId as string))?.status).toMatch(/SENT|DELIVERED/)
+    // Still awaiting its own mid; the device's PUBACK of the cloudReq made it DELIVERED.
+    const c = await statusBecomes(d.deviceId, created.body.commandId as string, 'DELIVERED')
+    expect(c.deliveredTime).toMatch(/^\d{8}T\d{6}Z$/)
+    expect(c.executeTime).toBeNull()
   })
 })
