@@ -105,16 +105,17 @@ function configFile(text: string): string {
 }
 
 describe('sitegate app', () => {
-  it('app add prints {appId, secret, name}, and that app logs in to a gateway on the same data dir', async () => {
+  it('app add prints {appId, secret, apiKey, name}, and that app logs in to a gateway on the same data dir', async () => {
     const dataDir = dir()
-    const created = await cliJson<{ appId: string; secret: string; name: string }>([
+    const created = await cliJson<{ appId: string; secret: string; apiKey: string; name: string }>([
       'app',
       'add',
       'crane-monitor',
       '--data-dir',
       dataDir,
     ])
-    expect(Object.keys(created).sort()).toEqual(['appId', 'name', 'secret'])
+    expect(Object.keys(created).sort()).toEqual(['apiKey', 'appId', 'name', 'secret'])
+    expect(created.apiKey.length).toBeGreaterThanOrEqual(16)
     expect(created.name).toBe('crane-monitor')
     expect(created.appId.length).toBeGreaterThan(0)
     expect(created.secret.length).toBeGreaterThanOrEqual(16)
@@ -131,6 +132,37 @@ describe('sitegate app', () => {
     })
     // An application already existed, so the first start did not invent another one.
     expect(existsSync(join(dataDir, 'first-app.json'))).toBe(false)
+  })
+
+  it('app apikey issues a new remote-call key: the old one stops working, the new one works', async () => {
+    const dataDir = dir()
+    const created = await cliJson<{ appId: string; apiKey: string }>([
+      'app',
+      'add',
+      'rpc-user',
+      '--data-dir',
+      dataDir,
+    ])
+    const issued = await cliJson<{ appId: string; apiKey: string }>([
+      'app',
+      'apikey',
+      created.appId,
+      '--data-dir',
+      dataDir,
+    ])
+    expect(issued.appId).toBe(created.appId)
+    expect(issued.apiKey).not.toBe(created.apiKey)
+    await withGateway(dataDir, async (_gw, httpUrl) => {
+      const result = async (apikey: string) => {
+        const res = await fetch(`${httpUrl}/iot/v1/application/device/rpc/result?apikey=${apikey}&msgid=none`)
+        return ((await res.json()) as { code: number }).code
+      }
+      expect(await result(created.apiKey)).toBe(401)
+      // Authenticated: the msgid is what is unknown.
+      expect(await result(issued.apiKey)).toBe(404)
+    })
+    const unknown = await cli(['app', 'apikey', 'no-such-app', '--data-dir', dataDir])
+    expect(unknown.code).not.toBe(0)
   })
 
   it('app list shows every application without its secret', async () => {
