@@ -80,6 +80,19 @@ export function createCommand(ctx: OpContext, a: { row: NewCommandRow; pendingLi
   return store.commands.insert(a.row)
 }
 
+/**
+ * Creates a cached command and, in the same transaction, sends the device's next one (this one when the queue
+ * was empty): one commit instead of two on the way to a connected device.
+ */
+export function createAndSendNext(
+  ctx: OpContext,
+  a: { row: NewCommandRow; pendingLimit: number; responseTimeoutMs: number },
+): { created: CommandRow; sent: CommandRow | undefined; changed: CommandRow[] } {
+  const created = createCommand(ctx, a)
+  const next = sendNextQueued(ctx, { deviceId: created.device_id, responseTimeoutMs: a.responseTimeoutMs })
+  return { created, ...next }
+}
+
 /** Marks a command SENT (first send or a retransmission): mid, issue time, deadline. */
 function markSent(ctx: OpContext, row: CommandRow, responseTimeoutMs: number): CommandRow {
   const mid = row.mid ?? ctx.store.commands.allocateMid(row.device_id)

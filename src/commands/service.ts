@@ -82,6 +82,9 @@ export class CommandService {
 
   /** Records a new command (PENDING) and, if it can go now, sends it. Resolves with its latest state. */
   async create(row: NewCommandRow): Promise<CommandRow> {
+    if (row.delivery === 'queued' && this.isOnline(row.device_id) && !this.picking.has(row.device_id)) {
+      return this.createAndSend(row)
+    }
     const created = await this.writer.execute('command.create', {
       row,
       pendingLimit: this.options.pendingLimit,
@@ -91,6 +94,26 @@ export class CommandService {
     this.kick(created.device_id)
     if (created.expires_at !== null) this.scheduleExpiry(created.expires_at)
     return created
+  }
+
+  /** A cached command for a connected device: created and, if its turn has come, sent in one commit. */
+  private async createAndSend(row: NewCommandRow): Promise<CommandRow> {
+    const state = { again: false }
+    this.picking.set(row.device_id, state)
+    try {
+      const { created, sent, changed } = await this.writer.execute('command.createAndSendNext', {
+        row,
+        pendingLimit: this.options.pendingLimit,
+        responseTimeoutMs: this.options.responseTimeoutMs,
+      })
+      this.changed([created, ...changed])
+      if (sent) this.publish(sent)
+      if (created.expires_at !== null) this.scheduleExpiry(created.expires_at)
+      return changed.find((c) => c.command_id === created.command_id) ?? created
+    } finally {
+      this.picking.delete(row.device_id)
+      if (state.again) this.kick(row.device_id)
+    }
   }
 
   /** Queued commands created by other operations (desired state): delivers them when their turn comes. */

@@ -6,6 +6,7 @@ import { createBatchTask } from '../commands/batch-ops.ts'
 import {
   cancelCommand,
   cancelPendingOfDevice,
+  createAndSendNext,
   createCommand,
   expireDue,
   markDelivered,
@@ -35,6 +36,7 @@ function recordCallbackAttempt(ctx: OpContext, a: { id: number; outcome: Attempt
 
 export const WRITE_OPS = {
   'command.create': createCommand,
+  'command.createAndSendNext': createAndSendNext,
   'command.sendNextQueued': sendNextQueued,
   'command.sendImmediate': sendImmediate,
   'command.delivered': markDelivered,
