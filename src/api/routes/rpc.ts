@@ -145,6 +145,10 @@ export function rpcRoutes(
             data,
           )
         }
+        // The response timeout ended it first (commands.responseTimeoutMs < the sync limit): no answer either.
+        if (ended.status === 'TIMEOUT') {
+          return envelope(reply, 504, 'the device did not answer', { ...data, ...resultOf(ended) })
+        }
         return envelope(reply, 200, 'OK', { ...data, ...resultOf(ended) })
       } catch (err) {
         if (err instanceof CallError) return envelope(reply, err.code, err.message)
@@ -174,8 +178,16 @@ export function rpcRoutes(
 }
 
 /** Validation and unexpected errors of the remote-call routes, in their envelope (A.5 note 3). */
-function callErrors(error: Error & { validation?: unknown }, _request: unknown, reply: FastifyReply) {
+function callErrors(
+  error: Error & { validation?: unknown; statusCode?: number },
+  _request: unknown,
+  reply: FastifyReply,
+) {
   if (error.validation) return envelope(reply, 400, `invalid request: ${error.message}`)
+  // Body not JSON, wrong content type, body too large: the caller's error, not the gateway's.
+  if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+    return envelope(reply, 400, `invalid request: ${error.message}`)
+  }
   reply.log.error({ err: error }, 'remote call failed')
   return envelope(reply, 500, 'internal error')
 }

@@ -43,8 +43,10 @@ export class ShadowsRepo {
         VALUES (@device_id, @service_id, @service_type, @desired_json, @desired_version, 'PENDING', @modified_at)
         ON CONFLICT(device_id, service_id) DO UPDATE SET desired_json = excluded.desired_json,
         desired_version = excluded.desired_version, desired_status = 'PENDING', modified_at = excluded.modified_at`),
+      // SETTLED is final for its version: the desired command's late answer (or timeout) must not undo it.
       setDesiredStatus: db.prepare(
-        'UPDATE shadows SET desired_status = ? WHERE device_id = ? AND service_id = ? AND desired_version = ?',
+        `UPDATE shadows SET desired_status = ? WHERE device_id = ? AND service_id = ? AND desired_version = ?
+          AND desired_status IS NOT 'SETTLED'`,
       ),
       addHistory: db.prepare(
         'INSERT INTO shadow_desired_history (device_id, service_id, desired, version, at) VALUES (?, ?, ?, ?, ?)',
@@ -71,7 +73,7 @@ export class ShadowsRepo {
     )
   }
 
-  /** Moves the desired section of `version` on (a newer desired version is left alone). */
+  /** Moves the desired section of `version` on (a newer desired version, or a SETTLED one, is left alone). */
   setDesiredStatus(deviceId: string, serviceId: string, version: number, status: DesiredStatus): void {
     this.stmts.setDesiredStatus.run(status, deviceId, serviceId, version)
   }
