@@ -11,7 +11,7 @@ import type { GatewayConfig } from './config/schema.ts'
 import { DeviceRegistry } from './devices/registry.ts'
 import { EventBus } from './events.ts'
 import type { Logger } from './logger.ts'
-import { CallbackDispatcher } from './notify/callback-dispatcher.ts'
+import { CallbackDispatcher, defaultBackoffMs } from './notify/callback-dispatcher.ts'
 import { oneJsonUplinkHandler } from './protocols/onejson-uplink.ts'
 import { platformUplinkHandler } from './protocols/platform-uplink.ts'
 import { DesiredStateService } from './shadows/desired.ts'
@@ -97,6 +97,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
   const oneJsonUplink = oneJsonUplinkHandler(commands, uplinkLog)
   broker.onDeviceAck = (session, _topic, payload) => commands.deviceAcked(session, payload)
   broker.onDeviceListening = (session) => commands.deviceListening(session.deviceId)
+  broker.onDeviceGone = (deviceId) => commands.deviceGone(deviceId)
   const desired = new DesiredStateService(ingest, commands, {
     maxRetransmit: config.commands.desiredMaxRetransmit,
   })
@@ -107,7 +108,11 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
       record: (id, outcome) => ingest.execute('callback.record', { id, outcome }),
     },
     log.child({ part: 'callbacks' }),
-    { maxAttempts: config.callbacks.maxAttempts, timeoutMs: config.callbacks.timeoutMs },
+    {
+      maxAttempts: config.callbacks.maxAttempts,
+      timeoutMs: config.callbacks.timeoutMs,
+      backoffMs: (attempt) => defaultBackoffMs(attempt, config.callbacks.initialBackoffMs),
+    },
   )
   commands.onCallbacksQueued = () => callbackDispatcher.wake()
   const apiDeps = {

@@ -102,6 +102,8 @@ export class Broker {
    * grants, i.e. its own command topic), or connected with a persistent session that already has one.
    */
   onDeviceListening: ((session: DeviceSession) => void) | undefined
+  /** Set by the command service: told when a device's (last) connection closed. */
+  onDeviceGone: ((deviceId: string) => void) | undefined
 
   constructor(
     private readonly options: BrokerOptions,
@@ -142,8 +144,14 @@ export class Broker {
     aedes.on('clientDisconnect', (client: SessionClient) => {
       if (!client.sitegate) return
       const { deviceId } = client.sitegate
-      if (this.sessions.get(deviceId)?.client === client) this.sessions.delete(deviceId)
+      if (this.sessions.get(deviceId)?.client !== client) return this.registry.disconnected(deviceId)
+      this.sessions.delete(deviceId)
       this.registry.disconnected(deviceId)
+      try {
+        this.onDeviceGone?.(deviceId)
+      } catch (err) {
+        this.log.error({ err, deviceId }, 'disconnect handler failed')
+      }
     })
     aedes.on('ack', (packet, client: SessionClient | null) =>
       this.acked(packet as { topic?: string; payload?: unknown } | undefined, client),
@@ -291,7 +299,10 @@ export class Broker {
         .map(([, sub]) => sub.qos ?? 0),
     )
     const bytes = Buffer.from(payload)
-    if (qos >= 1) (entry.client.sitegateAwaitingAck ??= []).push(bytes)
+    if (qos >= 1) {
+      entry.client.sitegateAwaitingAck ??= []
+      entry.client.sitegateAwaitingAck.push(bytes)
+    }
     await this.publish(topic, bytes, 1)
     return true
   }

@@ -149,8 +149,11 @@ export function markDelivered(ctx: OpContext, a: { deviceId: string; mid: number
 
 /** The device answered: SUCCESSFUL or FAILED with its body kept as the result (A.6, B.3). */
 export function settleAnswer(ctx: OpContext, answer: DeviceAnswer): CommandRow | undefined {
-  const row = ctx.store.commands.byMid(answer.deviceId, answer.mid)
+  let row = ctx.store.commands.byMid(answer.deviceId, answer.mid)
   if (!row) return undefined
+  // An answer proves delivery, and a device may answer before its PUBACK arrives (mqtt.js acknowledges after its
+  // message handler ran): the command still goes through DELIVERED (§8 lifecycle, §7.12 notifications).
+  if (row.status === 'SENT') row = transition(ctx, row, 'DELIVERED', { delivered_time: ctx.now })
   return transition(
     ctx,
     row,

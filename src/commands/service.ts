@@ -228,8 +228,11 @@ export class CommandService {
   private publish(row: CommandRow): void {
     this.armTimer(row)
     const session = this.transport.deviceSession(row.device_id)
-    // Gone offline since the ledger said SENT: the response timer retransmits or ends it.
-    if (!session) return
+    // Gone offline since the ledger said SENT: it goes when the device is back (or the timer ends it first).
+    if (!session) {
+      this.resendOnConnect.add(row.command_id)
+      return
+    }
     let downlink: ReturnType<typeof downlinkOf>
     try {
       downlink = downlinkOf(session, row)
@@ -259,6 +262,16 @@ export class CommandService {
       }
     }
     this.kick(deviceId)
+  }
+
+  /**
+   * A device's connection closed: a command published to it and not acknowledged may have died with the
+   * connection, so it goes again when the device is back (unacknowledged, so a second send is allowed).
+   */
+  deviceGone(deviceId: string): void {
+    for (const row of this.store.commands.inFlightOf(deviceId)) {
+      if (row.status === 'SENT') this.resendOnConnect.add(row.command_id)
+    }
   }
 
   private armTimer(row: CommandRow): void {

@@ -90,6 +90,8 @@ export const ConfigSchema = Type.Object(
         // callbackUrl POSTs (§7.12): attempts before giving up, and the time one may take.
         maxAttempts: Type.Integer({ minimum: 1, maximum: 100 }),
         timeoutMs: Type.Integer({ minimum: 100, maximum: 60_000 }),
+        // Wait after the first failed attempt; it doubles after each further one (capped at 5 min).
+        initialBackoffMs: Type.Integer({ minimum: 10, maximum: 300_000 }),
       },
       { additionalProperties: false },
     ),
@@ -124,7 +126,7 @@ export function defaultConfig(): GatewayConfig {
       desiredMaxRetransmit: 1,
       syncCallTimeoutMs: 5000,
     },
-    callbacks: { maxAttempts: 8, timeoutMs: 5000 },
+    callbacks: { maxAttempts: 8, timeoutMs: 5000, initialBackoffMs: 1000 },
     apps: [],
     shutdownTimeoutMs: 4000,
   }

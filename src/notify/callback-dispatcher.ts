@@ -42,9 +42,12 @@ export interface CallbackDispatcherOptions {
 const BACKOFF_BASE_MS = 1_000
 const BACKOFF_CAP_MS = 5 * 60_000
 
-/** 1 s, 2 s, 4 s … capped at 5 min, then ±20% jitter so receivers coming back are not hit all at once. */
-export function defaultBackoffMs(attempt: number): number {
-  const base = Math.min(BACKOFF_BASE_MS * 2 ** Math.max(0, attempt - 1), BACKOFF_CAP_MS)
+/**
+ * 1 s, 2 s, 4 s … (from `initialMs`, doubling) capped at 5 min, then ±20% jitter so receivers coming back are
+ * not hit all at once.
+ */
+export function defaultBackoffMs(attempt: number, initialMs = BACKOFF_BASE_MS): number {
+  const base = Math.min(initialMs * 2 ** Math.max(0, attempt - 1), BACKOFF_CAP_MS)
   return Math.round(base * (0.8 + 0.4 * Math.random()))
 }
 
@@ -89,7 +92,7 @@ export class CallbackDispatcher {
       maxAttempts: 8,
       timeoutMs: 5_000,
       concurrency: 4,
-      backoffMs: defaultBackoffMs,
+      backoffMs: (attempt) => defaultBackoffMs(attempt),
       now: Date.now,
       ...options,
     }

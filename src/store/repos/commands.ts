@@ -112,6 +112,9 @@ export class CommandsRepo {
         "SELECT * FROM commands WHERE device_id = ? AND delivery = 'queued' AND status IN ('SENT', 'DELIVERED') LIMIT 1",
       ),
       inFlight: db.prepare("SELECT * FROM commands WHERE status IN ('SENT', 'DELIVERED') ORDER BY seq"),
+      inFlightOf: db.prepare(
+        "SELECT * FROM commands WHERE device_id = ? AND status IN ('SENT', 'DELIVERED') ORDER BY seq",
+      ),
       midInUse: db
         .prepare("SELECT 1 FROM commands WHERE device_id = ? AND mid = ? AND status IN ('SENT', 'DELIVERED')")
         .pluck(),
@@ -171,6 +174,10 @@ export class CommandsRepo {
   /** Every command sent and not answered yet (restart recovery). */
   inFlight(): CommandRow[] {
     return this.stmts.inFlight.all() as CommandRow[]
+  }
+
+  inFlightOf(deviceId: string): CommandRow[] {
+    return this.stmts.inFlightOf.all(deviceId) as CommandRow[]
   }
 
   expiredPending(now: number): CommandRow[] {
