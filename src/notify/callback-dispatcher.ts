@@ -76,6 +76,7 @@ const MAX_SLEEP_MS = 60 * 60_000
 export class CallbackDispatcher {
   private readonly options: CallbackDispatcherOptions
   private running = false
+  private stopping = new AbortController()
   private timer: NodeJS.Timeout | undefined
   private timerAt = Number.POSITIVE_INFINITY
   /** URL → its attempt in flight (including the record of its outcome). */
@@ -101,6 +102,7 @@ export class CallbackDispatcher {
   start(): void {
     if (this.running) return
     this.running = true
+    if (this.stopping.signal.aborted) this.stopping = new AbortController()
     this.wake()
   }
 
@@ -113,10 +115,11 @@ export class CallbackDispatcher {
     }
   }
 
-  /** Stops scheduling and waits for the attempts in flight (each ends within `timeoutMs` plus its record). */
+  /** Stops scheduling, aborts the attempts in flight and waits for their outcome to be recorded. */
   async stop(): Promise<void> {
     this.running = false
     this.clearTimer()
+    this.stopping.abort()
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.values()])
   }
 
@@ -282,13 +285,16 @@ export class CallbackDispatcher {
         body,
         // A redirect is not a 2xx answer, and following it would turn the POST into a GET elsewhere.
         redirect: 'manual',
-        signal: AbortSignal.timeout(timeoutMs),
+        // Stopping the gateway aborts what is in flight (recorded as a failed attempt, retried after restart).
+        signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), this.stopping.signal]),
       })
       // The answer's body is not used (§7: 200 OK, no body); release the connection.
       await res.body?.cancel().catch(() => {})
       return res.status >= 200 && res.status < 300 ? undefined : `HTTP ${res.status}`
     } catch (err) {
-      return describeFetchError(err, timeoutMs)
+      return this.stopping.signal.aborted
+        ? 'aborted: the gateway is stopping'
+        : describeFetchError(err, timeoutMs)
     }
   }
 }

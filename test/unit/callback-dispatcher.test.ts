@@ -453,17 +453,20 @@ console.log('stopped')
 `
 
 describe('CallbackDispatcher stop', () => {
-  it('waits for the attempt in flight, then starts no more', async () => {
+  it('aborts the attempt in flight, records it as failed (kept for after a restart), then starts no more', async () => {
     receiver.answer = (_req, res) => {
-      setTimeout(() => res.end(), 200)
+      setTimeout(() => res.end(), 2000)
     }
     store.add(receiver.url('/cb'), notification('cmd-1'))
     const d = dispatcher()
     await until(() => receiver.received.length === 1, 'request in flight')
     await d.stop()
-    // The attempt finished and its outcome is recorded by the time stop() resolves.
-    expect(store.rows.size).toBe(0)
-    expect(logged('callback delivered')).toHaveLength(1)
+    // Its outcome is recorded by the time stop() resolves: not delivered, the row stays for the next start.
+    expect(store.rows.size).toBe(1)
+    expect([...store.rows.values()][0]).toMatchObject({
+      attempts: 1,
+      lastError: 'aborted: the gateway is stopping',
+    })
     store.add(receiver.url('/cb'), notification('cmd-2'))
     d.wake()
     await sleep(100)
