@@ -5,10 +5,8 @@
 //   npx tsx bench/ingest.ts [--clients 20] [--messages 10000] [--window 200] [--warmup 1000]
 //                           [--workers 0] [--rounds 1] [--only baseline|gateway] [--config FILE]
 //                           [--profile] [--keep]
-import { readdirSync } from 'node:fs'
-import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { summarise } from './lib/cpu-profile.ts'
+import { printProfiles } from './lib/cpu-profile.ts'
 import { type PhaseResult, startLoad } from './lib/load.ts'
 import { cpuMs, machineCpuMs, nowMs, peakRssMiB } from './lib/proc.ts'
 import { checkStore, type StoreCheck } from './lib/store-check.ts'
@@ -116,37 +114,16 @@ async function runGateway(round: number): Promise<Measured> {
   }
   const code = await target.stop()
   if (code !== 0) throw new Error(`gateway exited with ${code}:\n${target.child.output()}`)
-  if (target.profileDir) printProfile(target.profileDir, result.phase)
+  if (target.profileDir)
+    printProfiles(
+      target.profileDir,
+      result.phase.firstPublishAt,
+      result.phase.lastAckAt,
+      'the measured phase',
+    )
   if (opts.keep) console.log(`kept: ${target.dataDir} ${target.profileDir ?? ''}`)
   else target.removeDirs()
   return result
-}
-
-/** Summarises each thread's profile (--cpu-prof writes one per thread: CPU.<date>.<time>.<pid>.<tid>.<n>). */
-function printProfile(dir: string, phase: PhaseResult): void {
-  const files = readdirSync(dir)
-    .filter((f) => f.endsWith('.cpuprofile'))
-    .sort()
-  if (files.length === 0) throw new Error(`no .cpuprofile in ${dir}`)
-  for (const file of files) {
-    const thread = file.split('.')[4] === '0' ? 'main thread' : `worker thread ${file.split('.')[4]}`
-    const s = summarise(join(dir, file), phase.firstPublishAt, phase.lastAckAt, 25)
-    const idle = s.selfByPackage.find((r) => r.name === '(idle)')?.pct ?? 0
-    if (idle > 95) {
-      console.log(`\ngateway ${thread}: ${idle.toFixed(0)}% idle during the measured phase`)
-      continue
-    }
-    const scope = s.windowed ? 'the measured phase' : 'the whole run (window not found)'
-    console.log(`\ngateway ${thread} CPU profile over ${scope}: ${s.windowMs.toFixed(0)} ms sampled`)
-    const table = (title: string, rows: { name: string; ms: number; pct: number }[]) => {
-      console.log(`\n${title}`)
-      for (const r of rows)
-        console.log(`${r.pct.toFixed(1).padStart(6)}% ${r.ms.toFixed(0).padStart(7)} ms  ${r.name}`)
-    }
-    table('self time by package / area', s.selfByPackage.slice(0, 15))
-    table('self time by function', s.selfByFunction)
-    table('inclusive time, sitegate src/', s.inclusiveOwn.slice(0, 15))
-  }
 }
 
 function fmt(n: number, digits = 0): string {

@@ -1,6 +1,7 @@
 // Summarises a V8 .cpuprofile (node --cpu-prof): self time per function and per package, and inclusive time
 // of the project's own functions, over a time window of the monotonic clock (nowMs in proc.ts).
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 
 interface ProfileNode {
   id: number
@@ -104,5 +105,35 @@ export function summarise(file: string, fromMs: number, toMs: number, n = 20): P
     selfByFunction: top(selfFn, totalMs, n),
     selfByPackage: top(selfPkg, totalMs, n),
     inclusiveOwn: top(inclusive, totalMs, n),
+  }
+}
+
+/**
+ * Prints each thread's profile summary over [fromMs, toMs] (--cpu-prof writes one file per thread:
+ * CPU.<date>.<time>.<pid>.<tid>.<n>); `scope` names the window, e.g. "the measured phase".
+ */
+export function printProfiles(dir: string, fromMs: number, toMs: number, scope: string): void {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort()
+  if (files.length === 0) throw new Error(`no .cpuprofile in ${dir}`)
+  for (const file of files) {
+    const thread = file.split('.')[4] === '0' ? 'main thread' : `worker thread ${file.split('.')[4]}`
+    const s = summarise(join(dir, file), fromMs, toMs, 25)
+    const idle = s.selfByPackage.find((r) => r.name === '(idle)')?.pct ?? 0
+    if (idle > 95) {
+      console.log(`\ngateway ${thread}: ${idle.toFixed(0)}% idle during ${scope}`)
+      continue
+    }
+    const over = s.windowed ? scope : 'the whole run (window not found)'
+    console.log(`\ngateway ${thread} CPU profile over ${over}: ${s.windowMs.toFixed(0)} ms sampled`)
+    const table = (title: string, rows: Row[]) => {
+      console.log(`\n${title}`)
+      for (const r of rows)
+        console.log(`${r.pct.toFixed(1).padStart(6)}% ${r.ms.toFixed(0).padStart(7)} ms  ${r.name}`)
+    }
+    table('self time by package / area', s.selfByPackage.slice(0, 15))
+    table('self time by function', s.selfByFunction)
+    table('inclusive time, sitegate src/', s.inclusiveOwn.slice(0, 15))
   }
 }

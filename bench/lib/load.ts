@@ -1,10 +1,13 @@
 // MQTT load generator: one mqtt.js client per device, each publishing QoS 1 deviceReq messages with a bounded
 // number unacknowledged. Runs in this thread (`workers` 0) or split over worker threads.
+import type { Socket } from 'node:net'
 import { Worker } from 'node:worker_threads'
 import mqtt, { type MqttClient } from 'mqtt'
 import { nowMs } from './proc.ts'
 
 export interface DeviceSpec {
+  /** The id in the device's topics (the gateway's deviceId). */
+  id: string
   clientId: string
   username?: string
   password?: string
@@ -111,7 +114,11 @@ export function payloadSource(seed: number): (k: number) => Buffer {
   }
 }
 
-function connect(url: string, device: DeviceSpec): Promise<MqttClient> {
+/**
+ * One device's MQTT 3.1.1 connection (clean session, no reconnect, no debug logging); `noDelay` turns Nagle's
+ * algorithm off on the client's socket (latency benchmarks: else a small write waits for the peer's delayed ACK).
+ */
+export function connect(url: string, device: DeviceSpec, noDelay = false): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
     const client = mqtt.connect(url, {
       clientId: device.clientId,
@@ -124,7 +131,10 @@ function connect(url: string, device: DeviceSpec): Promise<MqttClient> {
       // mqtt.js calls its debug logger several times per packet; a no-op saves the load generator ~7% CPU.
       log: () => {},
     })
-    client.once('connect', () => resolve(client))
+    client.once('connect', () => {
+      if (noDelay) (client.stream as Socket).setNoDelay(true)
+      resolve(client)
+    })
     client.once('error', (err) => {
       client.end(true)
       reject(err)

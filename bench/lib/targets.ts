@@ -1,4 +1,4 @@
-// The two brokers bench/ingest.ts measures, each in its own child process: the real gateway (CLI, temp data
+// The two brokers bench/ingest.ts and bench/command-rtt.ts measure, each in its own child process: the real gateway (CLI, temp data
 // dir, registered devices) and a plain aedes broker as the baseline.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -18,6 +18,9 @@ export interface Target {
 }
 
 export interface GatewayTarget extends Target {
+  httpUrl: string
+  /** REST headers of the first application (app_key, bearer token, JSON content type). */
+  headers: Record<string, string>
   dataDir: string
   database: string
   /** The --cpu-prof directory when profiling. */
@@ -26,13 +29,18 @@ export interface GatewayTarget extends Target {
   removeDirs(): void
 }
 
-/** Plain aedes (bench/lib/raw-aedes.ts); devices are anonymous clients publishing on same-shaped topics. */
-export async function startBaseline(clients: number): Promise<Target> {
-  const child = spawnNode(['--import', 'tsx'], 'bench/lib/raw-aedes.ts')
+/**
+ * Plain aedes (bench/lib/raw-aedes.ts); devices are anonymous clients publishing on same-shaped topics.
+ * `noDelay`: no Nagle on the broker's sockets (latency: a reply written right after another small write would
+ * otherwise wait for the client's delayed ACK, ~40 ms).
+ */
+export async function startBaseline(clients: number, opts: { noDelay?: boolean } = {}): Promise<Target> {
+  const child = spawnNode(['--import', 'tsx'], 'bench/lib/raw-aedes.ts', opts.noDelay ? ['--no-delay'] : [])
   const port = await child.waitForLine((line) =>
     line.startsWith('{') ? (JSON.parse(line) as { port: number }).port : undefined,
   )
   const devices = Array.from({ length: clients }, (_, i) => ({
+    id: `bench-${i}`,
     clientId: `bench-${i}`,
     topic: dataTopic(`bench-${i}`),
   }))
@@ -66,7 +74,11 @@ export async function startGateway(
     const devices: DeviceSpec[] = []
     for (let i = 0; i < clients; i++) {
       const { deviceId, secret } = await register(httpUrl, headers, `bench-node-${i}`)
-      devices.push({ ...deviceCredentials({ id: deviceId, secret }), topic: dataTopic(deviceId) })
+      devices.push({
+        id: deviceId,
+        ...deviceCredentials({ id: deviceId, secret }),
+        topic: dataTopic(deviceId),
+      })
     }
     const database = join(dataDir, 'sitegate.db')
     return {
@@ -74,6 +86,8 @@ export async function startGateway(
       child,
       mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
       devices,
+      httpUrl,
+      headers,
       dataDir,
       database,
       profileDir,

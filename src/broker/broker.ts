@@ -180,10 +180,11 @@ export class Broker {
       this.servers.push({ kind, server })
       addresses.push({ kind, host, port: (server.address() as AddressInfo).port })
     }
-    if (port !== false) await bind('mqtt', createNetServer(aedes.handle), port)
+    // No Nagle delay: a command or PUBACK is one small packet, and waiting to coalesce it costs up to 40 ms.
+    if (port !== false) await bind('mqtt', createNetServer({ noDelay: true }, aedes.handle), port)
     if (tlsPort !== false) {
       const server = createTlsServer(
-        { cert: readFileSync(tls.cert!), key: readFileSync(tls.key!) },
+        { cert: readFileSync(tls.cert!), key: readFileSync(tls.key!), noDelay: true },
         aedes.handle,
       )
       await bind('mqtts', server, tlsPort)

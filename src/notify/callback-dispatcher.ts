@@ -53,7 +53,7 @@ export function defaultBackoffMs(attempt: number, initialMs = BACKOFF_BASE_MS): 
 
 // Rows looked at per round; grows while the window is full of blocked rows and slots are free, so a dead URL
 // with a long queue does not hide a live URL behind it (up to SCAN_MAX rows).
-const SCAN_START = 256
+const SCAN_START = 64
 const SCAN_MAX = 16_384
 // `due()` with this as `now` lists every pending row.
 const FAR_FUTURE = Number.MAX_SAFE_INTEGER
@@ -83,6 +83,8 @@ export class CallbackDispatcher {
   private readonly inFlight = new Map<string, Promise<void>>()
   /** Delivery id → earliest time this process will attempt it again (what it recorded, or meant to). */
   private readonly retryAt = new Map<number, number>()
+  /** Delivered rows whose removal is being recorded: not pending any more, whatever the store still says. */
+  private readonly recording = new Map<number, Promise<void>>()
 
   constructor(
     private readonly store: CallbackStore,
@@ -120,7 +122,9 @@ export class CallbackDispatcher {
     this.running = false
     this.clearTimer()
     this.stopping.abort()
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.values()])
+    while (this.inFlight.size > 0 || this.recording.size > 0) {
+      await Promise.allSettled([...this.inFlight.values(), ...this.recording.values()])
+    }
   }
 
   private schedule(at: number): void {
@@ -174,6 +178,7 @@ export class CallbackDispatcher {
       const start: CallbackDelivery[] = []
       let blockedUntil: number | undefined
       for (const delivery of pending) {
+        if (this.recording.has(delivery.id)) continue
         if (seen.has(delivery.url)) continue
         seen.add(delivery.url)
         if (this.inFlight.has(delivery.url)) continue
@@ -250,9 +255,15 @@ export class CallbackDispatcher {
         'callback attempt failed',
       )
     }
+    if (outcome.delivered) {
+      // The next notification to this URL need not wait for this record's commit: the row is skipped while its
+      // removal is being recorded (order holds, the POST already happened).
+      this.recordInBackground(id, outcome, attempt)
+      return
+    }
     try {
       await this.store.record(id, outcome)
-      if (!outcome.delivered && outcome.nextAttemptAt !== null) this.retryAt.set(id, outcome.nextAttemptAt)
+      if (outcome.nextAttemptAt !== null) this.retryAt.set(id, outcome.nextAttemptAt)
     } catch (err) {
       // The row is unchanged (still due): hold it back as if it had failed, so a broken store does not turn
       // into a loop of POSTs. A delivered one is posted again later (at least once; receivers dedupe, §7).
@@ -260,6 +271,21 @@ export class CallbackDispatcher {
       this.retryAt.set(id, retryAt)
       this.log.error({ err, id, outcome }, 'callback outcome not recorded; retrying later')
     }
+  }
+
+  private recordInBackground(id: number, outcome: AttemptOutcome, attempt: number): void {
+    const recorded = this.store
+      .record(id, outcome)
+      .catch((err: unknown) => {
+        // Still pending in the store: posted again later (at least once; receivers dedupe, §7).
+        this.retryAt.set(id, this.options.now() + this.options.backoffMs(attempt))
+        this.log.error({ err, id, outcome }, 'callback outcome not recorded; retrying later')
+      })
+      .finally(() => {
+        this.recording.delete(id)
+        this.round()
+      })
+    this.recording.set(id, recorded)
   }
 
   /** POSTs the body; undefined when delivered, else why not. */
