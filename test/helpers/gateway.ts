@@ -200,3 +200,29 @@ export function spawnGateway(args: string[], env: NodeJS.ProcessEnv = {}): Promi
     })
   })
 }
+
+export interface ApiResponse<T = Record<string, unknown>> {
+  status: number
+  /** The parsed JSON body; undefined when the response has none. */
+  body: T
+}
+
+/**
+ * Calls the platform REST API as the application. An object body is sent as JSON; a string body as is (to send
+ * malformed JSON).
+ */
+export async function callApi<T = Record<string, unknown>>(
+  httpUrl: string,
+  session: AppSession,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<ApiResponse<T>> {
+  const res = await fetch(`${httpUrl}${path}`, {
+    method,
+    headers: session.headers,
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  })
+  const text = await res.text()
+  return { status: res.status, body: (text === '' ? undefined : JSON.parse(text)) as T }
+}

@@ -2,6 +2,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   type AppSession,
+  callApi,
   firstApp,
   login,
   type RunningGateway,
@@ -30,14 +31,8 @@ describe('batch tasks (DeviceCmd)', () => {
     removeDir(gw.dataDir)
   })
 
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${gw.httpUrl}${path}`, {
-      method,
-      headers: session.headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    })
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> }
-  }
+  const api = (method: string, path: string, body?: unknown) =>
+    callApi(gw.httpUrl, session, method, path, body)
   const devices = async (count: number) => {
     const out = []
     for (let i = 0; i < count; i++) {

@@ -4,6 +4,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   type AppSession,
+  callApi,
   login,
   type RunningGateway,
   registerDevice,
@@ -79,14 +80,8 @@ afterAll(async () => {
 
 /** REST calls as one application. */
 function rest(session: AppSession) {
-  const api = async <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${gw.httpUrl}${path}`, {
-      method,
-      headers: session.headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    })
-    return { status: res.status, body: (await res.json()) as T }
-  }
+  const api = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) =>
+    callApi<T>(gw.httpUrl, session, method, path, body)
   return {
     appId: session.appId,
     api,

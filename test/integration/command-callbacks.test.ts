@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { GatewayConfig } from '../../src/config/schema.ts'
 import {
   type AppSession,
+  callApi,
   firstApp,
   login,
   type RunningGateway,
@@ -110,14 +111,8 @@ type Receiver = Awaited<ReturnType<typeof startReceiver>>
 /** REST + device helpers bound to one gateway and application. */
 function client(gw: { httpUrl: string; mqttUrl: string }, session: AppSession, sims: SimulatedDevice[]) {
   let n = 0
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${gw.httpUrl}${path}`, {
-      method,
-      headers: session.headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    })
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> }
-  }
+  const api = (method: string, path: string, body?: unknown) =>
+    callApi(gw.httpUrl, session, method, path, body)
   return {
     api,
     device: async () => {

@@ -7,6 +7,7 @@ import type { MqttClient } from 'mqtt'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   type AppSession,
+  callApi,
   firstApp,
   login,
   registerDevice,
@@ -99,14 +100,7 @@ async function stopCli(g: SpawnedGateway, signal: 'SIGTERM' | 'SIGKILL') {
 }
 
 function rest(httpUrl: string, session: AppSession) {
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${httpUrl}${path}`, {
-      method,
-      headers: session.headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    })
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> }
-  }
+  const api = (method: string, path: string, body?: unknown) => callApi(httpUrl, session, method, path, body)
   const list = async (deviceId: string) =>
     (await api('GET', `/iocm/app/cmd/v1.4.0/deviceCommands?deviceId=${deviceId}`)).body.data as CommandView[]
   const command = async (deviceId: string, commandId: string) =>

@@ -3,6 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   type AppSession,
+  callApi,
   firstApp,
   login,
   type RunningGateway,
@@ -58,14 +59,8 @@ describe('command ledger', () => {
     sims.push(sim)
     return sim
   }
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${gw.httpUrl}${path}`, {
-      method,
-      headers: session.headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    })
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> }
-  }
+  const api = (method: string, path: string, body?: unknown) =>
+    callApi(gw.httpUrl, session, method, path, body)
   const create = (deviceId: string, extra: Record<string, unknown> = {}, method = 'SET_LEVEL') =>
     api('POST', '/iocm/app/cmd/v1.4.0/deviceCommands', {
       deviceId,

@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { parsePlatformTime, toPlatformTime } from '../../src/time.ts'
 import {
   type AppSession,
+  callApi,
   deviceReq,
   firstApp,
   login,
@@ -69,18 +70,8 @@ describe('desired state (§4.8, §4.9, §5.4)', () => {
     sims.push(sim)
     return sim
   }
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${gw.httpUrl}${path}`, {
-      method,
-      headers: session.headers,
-      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-    })
-    const text = await res.text()
-    return {
-      status: res.status,
-      body: (text === '' ? undefined : JSON.parse(text)) as Record<string, unknown>,
-    }
-  }
+  const api = (method: string, path: string, body?: unknown) =>
+    callApi(gw.httpUrl, session, method, path, body)
   const putDesired = (deviceId: string, serviceDesireds: unknown) =>
     api('PUT', `/iocm/app/shadow/v1.5.0/devices/${deviceId}`, { serviceDesireds })
   const shadowServices = async (deviceId: string) => {

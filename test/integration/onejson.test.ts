@@ -4,6 +4,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   type AppSession,
+  callApi,
   firstApp,
   login,
   type RunningGateway,
@@ -77,14 +78,8 @@ describe('OneJSON devices (device-mqtt.md Part B)', () => {
     clients.push(c)
     return c
   }
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${gw.httpUrl}${path}`, {
-      method,
-      headers: session.headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    })
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> }
-  }
+  const api = (method: string, path: string, body?: unknown) =>
+    callApi(gw.httpUrl, session, method, path, body)
   const invoke = (deviceId: string, identifier: string, body: unknown, mode?: 'sync' | 'async') =>
     api(
       'POST',
