@@ -1,7 +1,9 @@
 // OneJSON thing-model service invocation (spec device-mqtt.md Part B): topics (B.2/B.3), the device ACL
 // (B.4 note 6), the invoke request (B.2) and invoke_reply response (B.3) messages, and CONNECT
 // authentication for OneJSON devices. Pure functions: wire bytes ⇄ validated values.
+
 import { createHmac, timingSafeEqual } from 'node:crypto'
+import { type Decoded, fail, isPlainObject, parseJsonObject } from './json-payload.ts'
 
 const SYS = '$sys'
 const DEFAULT_VERSION = '1.0'
@@ -134,15 +136,7 @@ export interface InvokeReply {
   data: Record<string, unknown> | undefined
 }
 
-export type Decoded<T> = { ok: true; value: T } | { ok: false; error: string }
-
-const isPlainObject = (v: unknown): v is Record<string, unknown> => {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false
-  const proto = Object.getPrototypeOf(v)
-  return proto === Object.prototype || proto === null
-}
-
-const fail = (error: string): { ok: false; error: string } => ({ ok: false, error })
+export type { Decoded }
 
 /** Encodes the invoke request payload (B.2). Throws on an invalid id, version or params. */
 export function encodeInvoke(req: InvokeRequest): string {
@@ -167,13 +161,9 @@ export function encodeInvoke(req: InvokeRequest): string {
  * - `msg`: optional string; `data`: optional JSON object. `null` counts as absent for both.
  */
 export function decodeInvokeReply(payload: Buffer | string): Decoded<InvokeReply> {
-  let doc: unknown
-  try {
-    doc = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'))
-  } catch {
-    return fail('payload is not JSON')
-  }
-  if (!isPlainObject(doc)) return fail('payload is not a JSON object')
+  const parsed = parseJsonObject(payload)
+  if (!parsed.ok) return parsed
+  const doc = parsed.value
   const { code, msg, data } = doc
   let id: string
   if (typeof doc.id === 'string' && ID_PATTERN.test(doc.id)) id = doc.id

@@ -1,6 +1,7 @@
 // The platform's device-side MQTT protocol (spec device-mqtt.md Part A): topics and the JSON messages
 // deviceReq (A.4), cloudReq (A.5) and deviceRsp (A.6). Pure functions: wire bytes ⇄ validated values.
 import { parsePlatformTime } from '../time.ts'
+import { type Decoded, fail, isPlainObject, parseJsonObject } from './json-payload.ts'
 
 export type CodecMode = 'json' | 'binary'
 
@@ -57,22 +58,13 @@ export interface DeviceRsp {
 }
 
 export type Uplink = DeviceReq | DeviceRsp
-export type Decoded<T> = { ok: true; value: T } | { ok: false; error: string }
-
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v)
-
-const fail = (error: string): { ok: false; error: string } => ({ ok: false, error })
+export type { Decoded }
 
 /** Decodes a JSON message a device published on its data topic. */
 export function decodeUplink(payload: Buffer | string, receivedAt: number): Decoded<Uplink> {
-  let doc: unknown
-  try {
-    doc = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'))
-  } catch {
-    return fail('payload is not JSON')
-  }
-  if (!isPlainObject(doc)) return fail('payload is not a JSON object')
+  const parsed = parseJsonObject(payload)
+  if (!parsed.ok) return parsed
+  const doc = parsed.value
   if (doc.msgType === 'deviceReq') return decodeDeviceReq(doc, receivedAt)
   if (doc.msgType === 'deviceRsp') return decodeDeviceRsp(doc)
   return fail(`msgType must be "deviceReq" or "deviceRsp", got ${JSON.stringify(doc.msgType) ?? 'nothing'}`)
