@@ -115,6 +115,12 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     },
   )
   commands.onCallbacksQueued = () => callbackDispatcher.wake()
+  // Push notifications (§7) are queued in the transactions of the facts they announce: after a writer batch,
+  // and after the registry's own writes (which emit these events once committed).
+  ingest.onBatchCommitted = () => callbackDispatcher.wake()
+  for (const event of ['device.added', 'device.deleted', 'device.status'] as const) {
+    bus.on(event, () => callbackDispatcher.wake())
+  }
   const apiDeps = {
     log,
     store,

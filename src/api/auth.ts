@@ -11,7 +11,7 @@ declare module 'fastify' {
     /** false for the token endpoints, which take appId + secret instead of a token. */
     auth?: boolean
     /** error_code for a request that fails schema validation (default 50400, spec §12 gateway note). */
-    validationCode?: '50400' | '102202' | '100022' | '100216' | '100405'
+    validationCode?: '50400' | '102202' | '100022' | '100216' | '100405' | '100228'
   }
 }
 

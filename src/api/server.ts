@@ -17,6 +17,7 @@ import { oneJsonRoutes } from './routes/onejson.ts'
 import { rpcRoutes } from './routes/rpc.ts'
 import { securityRoutes } from './routes/security.ts'
 import { desiredRoutes, shadowRoutes } from './routes/shadows.ts'
+import { subscriptionRoutes } from './routes/subscriptions.ts'
 
 export interface ApiDeps {
   log: Logger
@@ -59,7 +60,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request) => {
     // An unknown route answers 404 100225 whoever asks; only real API routes check credentials.
     if (request.routeOptions.url === undefined) return
-    if (request.routeOptions.config.auth === false || !request.url.startsWith('/iocm/')) return
+    if (request.routeOptions.config.auth === false) return
+    if (!request.url.startsWith('/iocm/') && !request.url.startsWith('/iodm/')) return
     authenticateRequest(deps.apps, request)
   })
 
@@ -69,6 +71,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   desiredRoutes(app, deps)
   commandRoutes(app, deps)
   batchTaskRoutes(app, deps)
+  subscriptionRoutes(app, deps)
   oneJsonRoutes(app, deps)
   rpcRoutes(app, deps)
 

@@ -2,9 +2,11 @@
 // (store/write-ops.ts), so a change is durable before anyone is told about it; each returns the rows it changed
 // for the main thread to act on (publish, timers, events).
 import { PlatformError } from '../errors.ts'
+import { notify } from '../notify/notifications.ts'
 import type { CommandRow, CommandStatus, NewCommandRow } from '../store/repos/commands.ts'
 import { Lane } from '../store/repos/outbox.ts'
 import type { OpContext } from '../store/write-ops.ts'
+import { toPlatformTime } from '../time.ts'
 
 /** How a command ended up, as §2.8 `result` and §7.12 CommandResultForDevice. */
 export interface CommandResult {
@@ -64,8 +66,53 @@ export function transition(
     const desiredStatus = status === 'SUCCESSFUL' ? 'DELIVERED' : 'FAILED'
     store.shadows.setDesiredStatus(updated.device_id, updated.service_id, version, desiredStatus)
     ctx.reported.desiredStatus(updated.device_id, updated.service_id, version, desiredStatus)
+    // §7.14: the desired values reached the device, or did not.
+    notify(
+      store,
+      updated.app_id,
+      {
+        notifyType: 'deviceDesiredPropertiesModifyStatusChanged',
+        deviceId: updated.device_id,
+        serviceId: updated.service_id,
+        properties: JSON.parse(updated.paras_json) as Record<string, unknown>,
+        status: desiredStatus,
+      },
+      now,
+    )
   }
+  if (updated.origin === 'direct') confirmDelivery(ctx, updated, status)
   return updated
+}
+
+/** §7.10 messageConfirm for a §8.7 dispatch in ACK mode: sent, delivered, executed. */
+function confirmDelivery(ctx: OpContext, row: CommandRow, status: CommandStatus): void {
+  const confirmation = CONFIRMATIONS[status]
+  if (!confirmation) return
+  const header = (JSON.parse(row.extra_json ?? '{}') as { header?: { mode?: string } }).header
+  if (header?.mode !== 'ACK') return
+  notify(
+    ctx.store,
+    row.app_id,
+    {
+      notifyType: 'messageConfirm',
+      header: {
+        requestId: row.request_id ?? row.command_id,
+        from: `/devices/${row.device_id}/services/${row.service_id}`,
+        to: row.app_id,
+        status: confirmation,
+        timestamp: toPlatformTime(ctx.now),
+      },
+      body: {},
+    },
+    ctx.now,
+  )
+}
+
+const CONFIRMATIONS: Partial<Record<CommandStatus, string>> = {
+  SENT: 'sent',
+  DELIVERED: 'delivered',
+  SUCCESSFUL: 'executed',
+  FAILED: 'executed',
 }
 
 /** §8.1: a new command, PENDING. At most `pendingLimit` PENDING per device (100223). */
@@ -154,13 +201,34 @@ export function settleAnswer(ctx: OpContext, answer: DeviceAnswer): CommandRow |
   // An answer proves delivery, and a device may answer before its PUBACK arrives (mqtt.js acknowledges after its
   // message handler ran): the command still goes through DELIVERED (§8 lifecycle, §7.12 notifications).
   if (row.status === 'SENT') row = transition(ctx, row, 'DELIVERED', { delivered_time: ctx.now })
-  return transition(
+  const settled = transition(
     ctx,
     row,
     answer.success ? 'SUCCESSFUL' : 'FAILED',
     { execute_time: ctx.now, delivered_time: row.delivered_time ?? ctx.now },
     answer.detail,
   )
+  // §7.11: the device's answer, to the application's commandRsp subscription.
+  notify(
+    ctx.store,
+    settled.app_id,
+    {
+      notifyType: 'commandRsp',
+      header: {
+        requestId: settled.request_id ?? settled.command_id,
+        from: `/devices/${settled.device_id}/services/${settled.service_id}`,
+        to: settled.app_id,
+        deviceId: settled.device_id,
+        serviceType: settled.service_id,
+        method: settled.method,
+      },
+      body: answer.detail ?? {},
+      // Not a documented header field (§7.11 gateway note): carried alongside.
+      resultCode: settled.status,
+    },
+    ctx.now,
+  )
+  return settled
 }
 
 /**

@@ -2,8 +2,10 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { PlatformError } from '../errors.ts'
 import type { EventBus } from '../events.ts'
 import type { Logger } from '../logger.ts'
+import { notify } from '../notify/notifications.ts'
 import type { Store } from '../store/index.ts'
 import type { DeviceRow } from '../store/repos/devices.ts'
+import { deviceInfoOf } from './view.ts'
 
 /** The registration body of `POST /iocm/app/reg/v2.0.0/deviceCredentials` (spec §4.2), already schema-checked. */
 export interface RegistrationRequest {
@@ -115,25 +117,41 @@ export class DeviceRegistry {
     for (const key of ['endUserId', 'organization', 'region', 'timezone', 'mqttConnect'] as const) {
       if (req[key] !== undefined) extra[key] = req[key]
     }
-    this.store.devices.insert({
-      device_id: deviceId,
-      app_id: appId,
-      node_id: info.nodeId,
-      secret,
-      psk,
-      gateway_id: deviceId, // directly connected: gatewayId = its own deviceId (spec §1.7)
-      node_type: 'ENDPOINT',
-      name: info.name ?? null,
-      device_type: info.deviceType ?? null,
-      model: info.model ?? null,
-      manufacturer_id: info.manufacturerId ?? null,
-      manufacturer_name: info.manufacturerName ?? null,
-      protocol_type: info.protocolType ?? null,
-      product_id: req.productId ?? null,
-      location: null,
-      info_json: JSON.stringify(extra),
-      created_at: now,
-      modified_at: now,
+    this.store.transaction(() => {
+      this.store.devices.insert({
+        device_id: deviceId,
+        app_id: appId,
+        node_id: info.nodeId,
+        secret,
+        psk,
+        gateway_id: deviceId, // directly connected: gatewayId = its own deviceId (spec §1.7)
+        node_type: 'ENDPOINT',
+        name: info.name ?? null,
+        device_type: info.deviceType ?? null,
+        model: info.model ?? null,
+        manufacturer_id: info.manufacturerId ?? null,
+        manufacturer_name: info.manufacturerName ?? null,
+        protocol_type: info.protocolType ?? null,
+        product_id: req.productId ?? null,
+        location: null,
+        info_json: JSON.stringify(extra),
+        created_at: now,
+        modified_at: now,
+      })
+      const row = this.store.devices.get(deviceId)!
+      // §7.1
+      notify(
+        this.store,
+        appId,
+        {
+          notifyType: 'deviceAdded',
+          deviceId,
+          gatewayId: row.gateway_id,
+          nodeType: row.node_type,
+          deviceInfo: deviceInfoOf(row),
+        },
+        now,
+      )
     })
     this.log.info({ deviceId, nodeId: info.nodeId, appId }, 'device registered')
     this.bus.emit('device.added', { deviceId, appId, nodeId: info.nodeId })
@@ -168,6 +186,15 @@ export class DeviceRegistry {
       }
       this.store.telemetry.deleteDevice(deviceId)
       this.store.devices.delete(deviceId)
+      // §7.9, for the device and each child deleted with it.
+      for (const d of deleted) {
+        notify(
+          this.store,
+          d.app_id,
+          { notifyType: 'deviceDeleted', deviceId: d.device_id, gatewayId: d.gateway_id },
+          this.now(),
+        )
+      }
     })
     for (const d of deleted) {
       this.forget(d.device_id)
@@ -199,7 +226,21 @@ export class DeviceRegistry {
     const n = (this.connections.get(deviceId) ?? 0) + 1
     this.connections.set(deviceId, n)
     if (n === 1) {
-      this.store.devices.setOnline(deviceId, this.now())
+      this.store.transaction(() => {
+        const before = this.store.devices.get(deviceId)
+        this.store.devices.setOnline(deviceId, this.now())
+        this.announceStatus(deviceId)
+        // §7.2: the first connection binds (activates) the device.
+        const after = this.store.devices.get(deviceId)
+        if (before && after && before.activated === 0) {
+          notify(
+            this.store,
+            after.app_id,
+            { notifyType: 'bindDevice', deviceId, resultCode: 'succeeded', deviceInfo: deviceInfoOf(after) },
+            this.now(),
+          )
+        }
+      })
       this.bus.emit('device.status', { deviceId, status: 'ONLINE' })
     }
   }
@@ -213,8 +254,23 @@ export class DeviceRegistry {
     }
     this.connections.delete(deviceId)
     if (!this.exists(deviceId)) return
-    this.store.devices.setOffline(deviceId, this.now())
+    this.store.transaction(() => {
+      this.store.devices.setOffline(deviceId, this.now())
+      this.announceStatus(deviceId)
+    })
     this.bus.emit('device.status', { deviceId, status: 'OFFLINE' })
+  }
+
+  /** §7.3 (gateway note: online/offline transitions are announced as deviceInfoChanged). */
+  private announceStatus(deviceId: string): void {
+    const row = this.store.devices.get(deviceId)
+    if (!row) return
+    notify(
+      this.store,
+      row.app_id,
+      { notifyType: 'deviceInfoChanged', deviceId, gatewayId: row.gateway_id, deviceInfo: deviceInfoOf(row) },
+      this.now(),
+    )
   }
 
   private forget(deviceId: string): void {

@@ -5,6 +5,7 @@ import { CommandsRepo } from './repos/commands.ts'
 import { DevicesRepo } from './repos/devices.ts'
 import { OutboxRepo } from './repos/outbox.ts'
 import { ShadowsRepo } from './repos/shadows.ts'
+import { SubscriptionsRepo } from './repos/subscriptions.ts'
 import { TasksRepo } from './repos/tasks.ts'
 import { TelemetryRepo } from './repos/telemetry.ts'
 
@@ -19,6 +20,7 @@ export interface Store {
   commands: CommandsRepo
   callbacks: CallbacksRepo
   tasks: TasksRepo
+  subscriptions: SubscriptionsRepo
   /** Runs fn in one transaction (nested calls join the outer one). */
   transaction<T>(fn: () => T): T
 }
@@ -34,6 +36,7 @@ export function createStore(db: Database): Store {
     commands: new CommandsRepo(db),
     callbacks: new CallbacksRepo(db),
     tasks: new TasksRepo(db),
+    subscriptions: new SubscriptionsRepo(db),
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
   }
 }

@@ -30,8 +30,19 @@ export interface OpContext {
 
 /** A callback delivery attempt's outcome (notify/callback-dispatcher.ts). */
 function recordCallbackAttempt(ctx: OpContext, a: { id: number; outcome: AttemptOutcome }): void {
-  if (a.outcome.delivered || a.outcome.nextAttemptAt === null) ctx.store.callbacks.remove(a.id)
-  else ctx.store.callbacks.failed(a.id, a.outcome.error, a.outcome.nextAttemptAt)
+  const { callbacks, subscriptions } = ctx.store
+  const { outcome } = a
+  if (!outcome.delivered && outcome.nextAttemptAt !== null) {
+    callbacks.failed(a.id, outcome.error, outcome.nextAttemptAt)
+    return
+  }
+  // §6 subscriptions count what was delivered and what was given up.
+  const subscriptionId = callbacks.subscriptionOf(a.id)
+  if (subscriptionId !== null) {
+    if (outcome.delivered) subscriptions.countDelivered(subscriptionId)
+    else subscriptions.countFailed(subscriptionId)
+  }
+  callbacks.remove(a.id)
 }
 
 export const WRITE_OPS = {

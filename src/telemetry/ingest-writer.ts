@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto'
 import type { DeviceAnswer } from '../commands/ledger-ops.ts'
 import type { GatewayEvents } from '../events.ts'
+import { type NotifyType, notify, subscribed } from '../notify/notifications.ts'
 import { type DeviceReq, type DeviceRsp, decodeUplink } from '../protocols/platform-mqtt.ts'
 import type { Store } from '../store/index.ts'
 import type { CommandRow } from '../store/repos/commands.ts'
@@ -53,6 +55,8 @@ interface DeviceBatch {
  */
 export class IngestWriter {
   private readonly shadows: ReportedShadows
+  /** Application and gateway of each device seen (for data notifications). */
+  private readonly devices = new Map<string, { appId: string; gatewayId: string }>()
 
   constructor(private readonly store: Store) {
     this.shadows = new ReportedShadows(store)
@@ -146,13 +150,52 @@ export class IngestWriter {
   /** A deleted device's cached shadow is dropped. */
   forget(deviceId: string): void {
     this.shadows.invalidate(deviceId)
+    this.devices.delete(deviceId)
+  }
+
+  /**
+   * §7.4/§7.5 (gateway note: one ServiceData entry → deviceDataChanged, several → deviceDatasChanged), queued in
+   * the batch's transaction for the device's application when it subscribed. `subscribedNow` caches the
+   * subscription lookups of one batch.
+   */
+  private notifyData(deviceId: string, message: DeviceReq, subscribedNow: Map<string, boolean>): void {
+    let device = this.devices.get(deviceId)
+    if (!device) {
+      const row = this.store.devices.get(deviceId)
+      if (!row) return
+      device = { appId: row.app_id, gatewayId: row.gateway_id }
+      this.devices.set(deviceId, device)
+    }
+    const notifyType: NotifyType = message.data.length === 1 ? 'deviceDataChanged' : 'deviceDatasChanged'
+    const key = `${device.appId} ${notifyType}`
+    let wanted = subscribedNow.get(key)
+    if (wanted === undefined) {
+      wanted = subscribed(this.store, device.appId, notifyType)
+      subscribedNow.set(key, wanted)
+    }
+    if (!wanted) return
+    const services = message.data.map((d) => ({
+      serviceId: d.serviceId,
+      // Without a product model the service type is the service id (spec §2.5 serviceType).
+      serviceType: d.serviceId,
+      data: d.serviceData,
+      eventTime: toPlatformTime(d.eventTime),
+    }))
+    const head = { requestId: randomUUID(), deviceId, gatewayId: device.gatewayId }
+    const body =
+      notifyType === 'deviceDataChanged'
+        ? { notifyType, ...head, service: services[0] }
+        : { notifyType, ...head, services }
+    notify(this.store, device.appId, body, Date.now())
   }
 
   private writeInTransaction(accepted: Accepted[]): void {
     const touched = new Map<string, DeviceBatch>()
     try {
       this.store.transaction(() => {
+        const subscribedNow = new Map<string, boolean>()
         for (const { deviceId, text, message } of accepted) {
+          this.notifyData(deviceId, message, subscribedNow)
           let device = touched.get(deviceId)
           if (!device) {
             device = {

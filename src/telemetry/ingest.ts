@@ -39,6 +39,8 @@ export class IngestService {
     { resolve: (r: WriterResult) => void; reject: (e: Error) => void }
   >()
   private closing = false
+  /** Called after each committed batch (notifications it queued can go: the callback dispatcher's wake). */
+  onBatchCommitted: () => void = () => {}
   private readonly offDeleted: () => void
 
   constructor(
@@ -157,6 +159,7 @@ export class IngestService {
       }
     })
     if (result.reports) this.emitReported(result.reports)
+    this.onBatchCommitted()
     // Back in item order: message outcomes and op outcomes were returned per kind, each in order.
     let m = 0
     let o = 0

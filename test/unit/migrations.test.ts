@@ -176,6 +176,7 @@ describe('knownMigrations', () => {
       '1_init',
       '2_telemetry_chunks',
       '3_commands',
+      '4_subscriptions',
     ])
   })
 

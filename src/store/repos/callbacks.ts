@@ -5,6 +5,8 @@ export interface CallbackRow {
   url: string
   body: string
   command_id: string | null
+  /** Set for a push notification (§7): the subscription it is owed to. */
+  subscription_id: string | null
   attempts: number
   next_attempt_at: number
   last_error: string | null
@@ -17,9 +19,10 @@ export class CallbacksRepo {
 
   constructor(db: Database) {
     this.stmts = {
-      insert: db.prepare(
-        'INSERT INTO callback_deliveries (url, body, command_id, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)',
-      ),
+      insert:
+        db.prepare(`INSERT INTO callback_deliveries (url, body, command_id, subscription_id, next_attempt_at,
+        created_at) VALUES (?, ?, ?, ?, ?, ?)`),
+      subscriptionOf: db.prepare('SELECT subscription_id FROM callback_deliveries WHERE id = ?').pluck(),
       due: db.prepare('SELECT * FROM callback_deliveries WHERE next_attempt_at <= ? ORDER BY id LIMIT ?'),
       nextDueAt: db.prepare('SELECT min(next_attempt_at) FROM callback_deliveries').pluck(),
       remove: db.prepare('DELETE FROM callback_deliveries WHERE id = ?'),
@@ -30,8 +33,19 @@ export class CallbacksRepo {
     }
   }
 
-  enqueue(url: string, body: string, commandId: string | null, now: number): void {
-    this.stmts.insert.run(url, body, commandId, now, now)
+  enqueue(
+    url: string,
+    body: string,
+    commandId: string | null,
+    now: number,
+    subscriptionId: string | null = null,
+  ): void {
+    this.stmts.insert.run(url, body, commandId, subscriptionId, now, now)
+  }
+
+  /** The subscription a delivery is owed to (null for a command's own callbackUrl). */
+  subscriptionOf(id: number): string | null {
+    return (this.stmts.subscriptionOf.get(id) as string | null | undefined) ?? null
   }
 
   due(now: number, limit: number): CallbackRow[] {
