@@ -13,6 +13,7 @@ import { installErrorHandling } from './errors.ts'
 import { batchTaskRoutes } from './routes/batch-tasks.ts'
 import { commandRoutes } from './routes/commands.ts'
 import { deviceRoutes } from './routes/devices.ts'
+import { historyRoutes } from './routes/history.ts'
 import { oneJsonRoutes } from './routes/onejson.ts'
 import { rpcRoutes } from './routes/rpc.ts'
 import { securityRoutes } from './routes/security.ts'
@@ -72,6 +73,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   commandRoutes(app, deps)
   batchTaskRoutes(app, deps)
   subscriptionRoutes(app, deps)
+  historyRoutes(app, deps)
   oneJsonRoutes(app, deps)
   rpcRoutes(app, deps)
 

@@ -2,12 +2,12 @@ import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import type { DeviceRegistry } from '../../devices/registry.ts'
 import { deviceInfoOf } from '../../devices/view.ts'
-import { PlatformError } from '../../errors.ts'
 import type { DesiredStateService } from '../../shadows/desired.ts'
 import type { ShadowService } from '../../shadows/service.ts'
 import type { Store } from '../../store/index.ts'
-import { parsePlatformTime, toPlatformTime } from '../../time.ts'
+import { toPlatformTime } from '../../time.ts'
 import { numbersInQuery } from './commands.ts'
+import { devicesOfQuery, timeBound } from './history.ts'
 
 const Params = Type.Object({ deviceId: Type.String({ minLength: 1, maxLength: 256 }) })
 
@@ -83,14 +83,8 @@ export function desiredRoutes(
     },
     async (request) => {
       const q = request.query as Static<typeof HistoryQuery>
-      if (q.deviceId === undefined && q.gatewayId === undefined) throw new PlatformError('100419')
-      // With only gatewayId: every device under that gateway (§5.4 Notes, read as in 5.3).
-      const devices =
-        q.deviceId !== undefined
-          ? [registry.getForApp(request.appId, q.deviceId, '100403')]
-          : store.devices.underGateway(request.appId, q.gatewayId!)
-      const scoped = devices.filter((d) => q.gatewayId === undefined || d.gateway_id === q.gatewayId)
-      const window = timeWindowOrInvalid(q)
+      const scoped = devicesOfQuery(registry, store, request.appId, q, '100403')
+      const window = { after: timeBound('startTime', q.startTime), before: timeBound('endTime', q.endTime) }
       const pageNo = q.pageNo ?? 0
       const pageSize = q.pageSize ?? 25
       const byId = new Map(scoped.map((d) => [d.device_id, d]))
@@ -117,23 +111,4 @@ export function desiredRoutes(
       }
     },
   )
-}
-
-/** startTime/endTime of §5.4 (each optional; 100216 when not in platform time form). */
-function timeWindowOrInvalid(q: { startTime?: string | undefined; endTime?: string | undefined }): {
-  after?: number
-  before?: number
-} {
-  const out: { after?: number; before?: number } = {}
-  if (q.startTime !== undefined) {
-    const t = parsePlatformTime(q.startTime)
-    if (t === undefined) throw new PlatformError('100216', 'startTime must be yyyyMMddTHHmmssZ')
-    out.after = t
-  }
-  if (q.endTime !== undefined) {
-    const t = parsePlatformTime(q.endTime)
-    if (t === undefined) throw new PlatformError('100216', 'endTime must be yyyyMMddTHHmmssZ')
-    out.before = t
-  }
-  return out
 }

@@ -36,7 +36,7 @@ interface StoredMessage {
 export class TelemetryRepo {
   private readonly stmts
 
-  constructor(db: Database) {
+  constructor(private readonly db: Database) {
     this.stmts = {
       insert: db.prepare(
         `INSERT INTO telemetry_chunk (device_id, first_event, last_event, received_at, records, body)
@@ -93,6 +93,60 @@ export class TelemetryRepo {
       skip = 0
     }
     return out
+  }
+
+  /**
+   * REST §5.3: the records of some devices whose eventTime is inside the window (exclusive ends), newest stored
+   * first, one page of them and the total. Chunks wholly inside the window are counted from their `records`
+   * column and read only when they hold part of the page; only chunks straddling an end are parsed to count.
+   */
+  history(q: {
+    deviceIds: string[]
+    after?: number | undefined
+    before?: number | undefined
+    limit: number
+    offset: number
+  }): { total: number; records: (TelemetryRecord & { deviceId: string })[] } {
+    if (q.deviceIds.length === 0) return { total: 0, records: [] }
+    const after = q.after ?? Number.NEGATIVE_INFINITY
+    const before = q.before ?? Number.POSITIVE_INFINITY
+    const inWindow = (r: TelemetryRecord) => r.eventTime > after && r.eventTime < before
+    const metas = this.db
+      .prepare(
+        `SELECT id, device_id, first_event, last_event, records FROM telemetry_chunk
+         WHERE device_id IN (${q.deviceIds.map(() => '?').join(', ')}) AND last_event > ? AND first_event < ?
+         ORDER BY id DESC`,
+      )
+      .all(...q.deviceIds, Math.max(after, -8.64e15), Math.min(before, 8.64e15)) as {
+      id: number
+      device_id: string
+      first_event: number
+      last_event: number
+      records: number
+    }[]
+    const bodyOf = this.db.prepare('SELECT id, records, received_at, body FROM telemetry_chunk WHERE id = ?')
+    const matching = new Map<number, TelemetryRecord[]>()
+    const counts = metas.map((m) => {
+      if (m.first_event > after && m.last_event < before) return m.records
+      const records = recordsOf(bodyOf.get(m.id) as ChunkRow).filter(inWindow)
+      matching.set(m.id, records)
+      return records.length
+    })
+    const total = counts.reduce((a, b) => a + b, 0)
+    const records: (TelemetryRecord & { deviceId: string })[] = []
+    let skip = q.offset
+    for (const [i, m] of metas.entries()) {
+      if (records.length >= q.limit) break
+      if (skip >= counts[i]!) {
+        skip -= counts[i]!
+        continue
+      }
+      const inChunk = (matching.get(m.id) ?? recordsOf(bodyOf.get(m.id) as ChunkRow)).reverse()
+      for (const r of inChunk.slice(skip, skip + q.limit - records.length))
+        records.push({ ...r, deviceId: m.device_id })
+      skip = 0
+    }
+    return { total, records }
   }
 
   countForDevice(deviceId: string): number {
