@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { buildApi } from './api/server.ts'
+import { AppThrottle } from './api/throttle.ts'
 import { ApplicationService } from './apps/service.ts'
 import { Broker, type ListenerAddress } from './broker/broker.ts'
 import { CommandService } from './commands/service.ts'
@@ -132,6 +133,8 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     desired,
     syncCallTimeoutMs: config.commands.syncCallTimeoutMs,
     bodyLimitBytes: config.http.bodyLimitBytes,
+    // One limit for HTTP and HTTPS: the same application calling through both counts once.
+    throttle: new AppThrottle(config.http.throttle.maxCalls, config.http.throttle.windowSeconds * 1000),
   }
   const api = await buildApi(apiDeps)
   // HTTPS is a second fastify instance on a TLS server, serving the same routes from the same parts.

@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { ApplicationService } from '../apps/service.ts'
 import type { CommandService, LedgerWriter } from '../commands/service.ts'
 import type { DeviceRegistry } from '../devices/registry.ts'
+import { PlatformError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { DesiredStateService } from '../shadows/desired.ts'
 import type { ShadowService } from '../shadows/service.ts'
@@ -19,6 +20,7 @@ import { rpcRoutes } from './routes/rpc.ts'
 import { securityRoutes } from './routes/security.ts'
 import { desiredRoutes, shadowRoutes } from './routes/shadows.ts'
 import { subscriptionRoutes } from './routes/subscriptions.ts'
+import type { AppThrottle } from './throttle.ts'
 
 export interface ApiDeps {
   log: Logger
@@ -33,6 +35,8 @@ export interface ApiDeps {
   /** Synchronous remote calls wait at most this long. */
   syncCallTimeoutMs: number
   bodyLimitBytes: number
+  /** §1.5 per-application call limit. */
+  throttle: AppThrottle
   /** Serve over TLS with this certificate (the HTTPS listener). */
   https?: { cert: Buffer; key: Buffer }
 }
@@ -64,6 +68,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     if (request.routeOptions.config.auth === false) return
     if (!request.url.startsWith('/iocm/') && !request.url.startsWith('/iodm/')) return
     authenticateRequest(deps.apps, request)
+    if (!deps.throttle.take(request.appId)) throw new PlatformError('1010009')
   })
 
   securityRoutes(app, deps.apps)

@@ -46,6 +46,14 @@ export const ConfigSchema = Type.Object(
         port: Port,
         httpsPort: Port,
         bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 }),
+        // §1.5: calls per application per window (403 1010009 beyond); maxCalls 0 turns the limit off.
+        throttle: Type.Object(
+          {
+            maxCalls: Type.Integer({ minimum: 0, maximum: 10_000_000 }),
+            windowSeconds: Type.Integer({ minimum: 1, maximum: 86_400 }),
+          },
+          { additionalProperties: false },
+        ),
       },
       { additionalProperties: false },
     ),
@@ -116,7 +124,12 @@ export function defaultConfig(): GatewayConfig {
       timestampToleranceHours: 1,
       maxPayloadBytes: 256 * 1024,
     },
-    http: { port: 8080, httpsPort: false, bodyLimitBytes: 1024 * 1024 },
+    http: {
+      port: 8080,
+      httpsPort: false,
+      bodyLimitBytes: 1024 * 1024,
+      throttle: { maxCalls: 100, windowSeconds: 60 },
+    },
     tls: {},
     store: { synchronous: 'FULL' },
     ingest: { maxBatch: 2000 },

@@ -64,7 +64,11 @@ function siteDir(): { dir: string; config: string } {
   const dir = tempDir('sitegate-cmd-restart-')
   dirs.push(dir)
   const config = join(dir, 'sitegate.yaml')
-  writeFileSync(config, `commands:\n  responseTimeoutMs: ${RESPONSE_TIMEOUT_MS}\n`)
+  // The test polls the command list: more than the default 100 calls a minute (§1.5 has its own test).
+  writeFileSync(
+    config,
+    `commands:\n  responseTimeoutMs: ${RESPONSE_TIMEOUT_MS}\nhttp:\n  throttle:\n    maxCalls: 0\n    windowSeconds: 60\n`,
+  )
   return { dir, config }
 }
 
