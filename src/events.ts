@@ -13,6 +13,8 @@ export interface ReportedService {
 export interface GatewayEvents {
   'device.added': { deviceId: string; appId: string; nodeId: string }
   'device.deleted': { deviceId: string; appId: string; nodeId: string }
+  /** Its information changed (§4.4); `mute` when it was frozen (its connections are closed). */
+  'device.changed': { deviceId: string; muted: boolean }
   'device.status': { deviceId: string; status: 'ONLINE' | 'OFFLINE' }
   'device.reported': { deviceId: string; services: ReportedService[] }
   /** A command was created or changed status (spec §2.8 statuses). */

@@ -163,6 +163,12 @@ export class Broker {
       this.log.debug({ clientId: client?.id, err: err.message }, 'connection error'),
     )
     this.unsubscribe.push(this.bus.on('device.deleted', ({ deviceId }) => this.disconnectDevice(deviceId)))
+    // A frozen device may not stay connected (it could not connect now: CONNACK 5).
+    this.unsubscribe.push(
+      this.bus.on('device.changed', ({ deviceId, muted }) => {
+        if (muted) this.disconnectDevice(deviceId)
+      }),
+    )
     return this.listen(aedes)
   }
 
@@ -259,7 +265,10 @@ export class Broker {
       (this.aedes as unknown as { clients: Record<string, SessionClient> } | undefined)?.clients ?? {}
     for (const client of Object.values(clients)) {
       if (client.sitegate?.deviceId === deviceId) {
-        this.log.info({ deviceId, clientId: client.id }, 'closing the connection of a deleted device')
+        this.log.info(
+          { deviceId, clientId: client.id },
+          'closing the connection of a deleted or frozen device',
+        )
         client.close()
       }
     }

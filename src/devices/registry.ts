@@ -27,6 +27,44 @@ export interface RegistrationRequest {
   secret?: string
 }
 
+/** The body of `PUT /iocm/app/dm/v1.4.0/devices/{deviceId}` (spec §4.4), already schema-checked. */
+export interface ModifyRequest {
+  name?: string
+  deviceType?: string
+  model?: string
+  manufacturerId?: string
+  manufacturerName?: string
+  protocolType?: string
+  productId?: string
+  location?: string
+  mute?: 'TRUE' | 'FALSE'
+  psk?: string
+  endUser?: string
+  organization?: string
+  region?: string
+  timezone?: string
+  imsi?: string
+  ip?: string
+  isSecure?: boolean
+  customFields?: unknown[]
+  deviceConfig?: unknown
+  tags?: unknown[]
+}
+
+/** §4.4 fields kept with the device's other registration details (DeviceInfo has no columns for them). */
+const MODIFY_EXTRA_FIELDS = [
+  'endUser',
+  'organization',
+  'region',
+  'timezone',
+  'imsi',
+  'ip',
+  'isSecure',
+  'customFields',
+  'deviceConfig',
+  'tags',
+] as const
+
 export interface RegistrationResult {
   deviceId: string
   psk: string
@@ -158,6 +196,44 @@ export class DeviceRegistry {
     return { deviceId, psk, secret }
   }
 
+  /**
+   * §4.4: changes a device's information; the deviceInfoChanged notification (§7.3) goes in the same
+   * transaction. Freezing it (`mute: TRUE`) closes its connections.
+   */
+  modify(appId: string, deviceId: string, req: ModifyRequest): void {
+    const row = this.getForApp(appId, deviceId)
+    if (req.productId !== undefined && req.productId !== row.product_id) {
+      const oneJson = (req.protocolType ?? row.protocol_type) === ONEJSON_PROTOCOL_TYPE
+      // No product model is known yet (§4.2: 600002); a OneJSON device's productId is its pid (a topic level).
+      if (!oneJson) throw new PlatformError('600002')
+      if (!TOPIC_LEVEL.test(req.productId))
+        throw new PlatformError('100022', 'productId must be usable as a topic level')
+    }
+    const extra = JSON.parse(row.info_json) as Record<string, unknown>
+    for (const key of MODIFY_EXTRA_FIELDS) if (req[key] !== undefined) extra[key] = req[key]
+    const columns = {
+      name: req.name,
+      device_type: req.deviceType,
+      model: req.model,
+      manufacturer_id: req.manufacturerId,
+      manufacturer_name: req.manufacturerName,
+      protocol_type: req.protocolType,
+      product_id: req.productId,
+      location: req.location,
+      mute: req.mute,
+      psk: req.psk,
+    }
+    const changes = Object.fromEntries(Object.entries(columns).filter(([, v]) => v !== undefined))
+    this.store.transaction(() => {
+      this.store.devices.update(deviceId, { ...changes, info_json: JSON.stringify(extra) }, this.now())
+      this.announceInfo(deviceId)
+    })
+    // The cached identity (mute, protocol, productId) is reloaded on next use.
+    this.forgetIdentity(deviceId)
+    this.log.info({ deviceId, fields: Object.keys(changes) }, 'device modified')
+    this.bus.emit('device.changed', { deviceId, muted: req.mute === 'TRUE' })
+  }
+
   /** The device row if it exists and belongs to appId; else 100403 (or `notFoundCode` where a spec API says so). */
   getForApp(appId: string, deviceId: string, notFoundCode: '100403' | '100418' = '100403'): DeviceRow {
     const row = this.store.devices.get(deviceId)
@@ -229,7 +305,7 @@ export class DeviceRegistry {
       this.store.transaction(() => {
         const before = this.store.devices.get(deviceId)
         this.store.devices.setOnline(deviceId, this.now())
-        this.announceStatus(deviceId)
+        this.announceInfo(deviceId)
         // §7.2: the first connection binds (activates) the device.
         const after = this.store.devices.get(deviceId)
         if (before && after && before.activated === 0) {
@@ -256,13 +332,13 @@ export class DeviceRegistry {
     if (!this.exists(deviceId)) return
     this.store.transaction(() => {
       this.store.devices.setOffline(deviceId, this.now())
-      this.announceStatus(deviceId)
+      this.announceInfo(deviceId)
     })
     this.bus.emit('device.status', { deviceId, status: 'OFFLINE' })
   }
 
-  /** §7.3 (gateway note: online/offline transitions are announced as deviceInfoChanged). */
-  private announceStatus(deviceId: string): void {
+  /** §7.3 (gateway note: online/offline transitions are announced as deviceInfoChanged too). */
+  private announceInfo(deviceId: string): void {
     const row = this.store.devices.get(deviceId)
     if (!row) return
     notify(
@@ -273,10 +349,14 @@ export class DeviceRegistry {
     )
   }
 
-  private forget(deviceId: string): void {
+  private forgetIdentity(deviceId: string): void {
     const identity = this.byId.get(deviceId)
     this.byId.delete(deviceId)
     if (identity) this.byNode.delete(identity.nodeId)
+  }
+
+  private forget(deviceId: string): void {
+    this.forgetIdentity(deviceId)
     this.connections.delete(deviceId)
   }
 }

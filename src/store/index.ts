@@ -37,6 +37,8 @@ export function createStore(db: Database): Store {
     callbacks: new CallbacksRepo(db),
     tasks: new TasksRepo(db),
     subscriptions: new SubscriptionsRepo(db),
-    transaction: <T>(fn: () => T): T => db.transaction(fn)(),
+    // BEGIN IMMEDIATE: every caller writes, and a deferred transaction that reads first cannot wait for the other
+    // connection's write lock when it upgrades (SQLite answers SQLITE_BUSY at once, busy_timeout unused).
+    transaction: <T>(fn: () => T): T => db.transaction(fn).immediate(),
   }
 }

@@ -28,6 +28,55 @@ const RegisterBody = Type.Object({
   secret: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{20}$' })),
 })
 
+const Str1to256 = Type.String({ minLength: 1, maxLength: 256 })
+// Spec §4.4 request.
+const ModifyBody = Type.Object({
+  customFields: Type.Optional(
+    Type.Array(
+      Type.Object({
+        fieldName: Type.Optional(Str256),
+        fieldType: Type.Optional(Str256),
+        fieldValue: Type.Optional(Type.Unknown()),
+      }),
+      { maxItems: 100 },
+    ),
+  ),
+  deviceConfig: Type.Optional(
+    Type.Object({
+      dataConfig: Type.Optional(
+        Type.Object({ dataAgingTime: Type.Optional(Type.Integer({ minimum: 0, maximum: 90 })) }),
+      ),
+    }),
+  ),
+  deviceType: Type.Optional(Str1to256),
+  endUser: Type.Optional(Str1to256),
+  location: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+  productId: Type.Optional(Str256),
+  manufacturerId: Type.Optional(Str1to256),
+  manufacturerName: Type.Optional(Str1to256),
+  model: Type.Optional(Str1to256),
+  mute: Type.Optional(Type.Union([Type.Literal('TRUE'), Type.Literal('FALSE')])),
+  name: Type.Optional(Str1to256),
+  organization: Type.Optional(Str1to256),
+  protocolType: Type.Optional(Str1to256),
+  region: Type.Optional(Str1to256),
+  timezone: Type.Optional(Str1to256),
+  imsi: Type.Optional(Type.String({ maxLength: 64 })),
+  ip: Type.Optional(Type.String({ maxLength: 128 })),
+  isSecure: Type.Optional(Type.Boolean()),
+  psk: Type.Optional(Type.String({ pattern: '^[a-fA-F0-9]{8,32}$' })),
+  tags: Type.Optional(
+    Type.Array(
+      Type.Object({
+        tagName: Type.String({ minLength: 1, maxLength: 128 }),
+        tagValue: Type.String({ minLength: 1, maxLength: 1024 }),
+        tagType: Type.Optional(Type.Integer()),
+      }),
+      { maxItems: 100 },
+    ),
+  ),
+})
+
 const DeviceParams = Type.Object({ deviceId: Type.String({ minLength: 1, maxLength: 256 }) })
 const AppQuery = { appId: Type.Optional(Type.String()) }
 const DeviceQuery = Type.Object({ ...AppQuery, select: Type.Optional(Type.Literal('imsi')) })
@@ -36,7 +85,7 @@ const DeleteQuery = Type.Object({
   cascade: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
 })
 
-/** Device registration (§4.2), single device query (§5.1) and delete (§4.5). */
+/** Device registration (§4.2), modify (§4.4), single device query (§5.1) and delete (§4.5). */
 export function deviceRoutes(app: FastifyInstance, registry: DeviceRegistry, store: Store): void {
   app.post(
     '/iocm/app/reg/v2.0.0/deviceCredentials',
@@ -46,6 +95,20 @@ export function deviceRoutes(app: FastifyInstance, registry: DeviceRegistry, sto
       return reply
         .status(200)
         .send(registry.register(request.appId, request.body as Static<typeof RegisterBody>))
+    },
+  )
+
+  app.put(
+    '/iocm/app/dm/v1.4.0/devices/:deviceId',
+    {
+      schema: { params: DeviceParams, body: ModifyBody, querystring: Type.Object(AppQuery) },
+      config: { validationCode: '100022' },
+    },
+    async (request, reply) => {
+      const { deviceId } = request.params as Static<typeof DeviceParams>
+      registry.modify(request.appId, deviceId, request.body as Static<typeof ModifyBody>)
+      // Spec §4.4: 204 No Content.
+      return reply.status(204).send()
     },
   )
 

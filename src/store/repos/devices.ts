@@ -85,6 +85,34 @@ export class DevicesRepo {
     return this.stmts.delete.run(deviceId).changes > 0
   }
 
+  /** Sets device columns (§4.4); modified_at is stamped. */
+  update(
+    deviceId: string,
+    changes: Partial<
+      Pick<
+        DeviceRow,
+        | 'name'
+        | 'device_type'
+        | 'model'
+        | 'manufacturer_id'
+        | 'manufacturer_name'
+        | 'protocol_type'
+        | 'product_id'
+        | 'location'
+        | 'mute'
+        | 'psk'
+        | 'info_json'
+      >
+    >,
+    at: number,
+  ): void {
+    const keys = Object.keys(changes)
+    const sets = [...keys.map((k) => `${k} = @${k}`), 'modified_at = @modified_at'].join(', ')
+    this.db
+      .prepare(`UPDATE devices SET ${sets} WHERE device_id = @device_id`)
+      .run({ ...changes, modified_at: at, device_id: deviceId })
+  }
+
   /** An application's device ids matching every given field (§9.1 DeviceType / DeviceArea / Broadcast). */
   idsMatching(
     appId: string,
