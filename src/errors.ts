@@ -13,6 +13,7 @@ export const ERROR_CATALOGUE = {
   '100208': { status: 401, desc: 'AppId or secret is not right.' },
   '100216': { status: 400, desc: 'The application input is invalid.' },
   '100217': { status: 403, desc: "The application hasn't been authorized." },
+  '100218': { status: 400, desc: "The gatewayId and pageNo can't be both null." },
   '100222': { status: 400, desc: 'The request callbackurl is illegal.' },
   '100223': { status: 400, desc: 'Command counts has reached the upLimit.' },
   '100224': { status: 400, desc: 'The resource exceeds 1000, please refinement query conditions.' },

@@ -2,8 +2,12 @@ import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import type { DeviceRegistry } from '../../devices/registry.ts'
 import { deviceInfoOf } from '../../devices/view.ts'
+import { PlatformError } from '../../errors.ts'
 import type { Store } from '../../store/index.ts'
+import type { DeviceRow } from '../../store/repos/devices.ts'
 import { toPlatformTime } from '../../time.ts'
+import { numbersInQuery } from './commands.ts'
+import { timeBound } from './history.ts'
 
 const Str256 = Type.String({ maxLength: 256 })
 
@@ -77,15 +81,57 @@ const ModifyBody = Type.Object({
   ),
 })
 
+const AppQueryFields = { appId: Type.Optional(Type.String()) }
+
+// Spec §5.2 request.
+const ListQuery = Type.Object({
+  ...AppQueryFields,
+  gatewayId: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  nodeType: Type.Optional(Type.Union(['ENDPOINT', 'GATEWAY', 'UNKNOW'].map((t) => Type.Literal(t)))),
+  deviceType: Type.Optional(Str256),
+  location: Type.Optional(Type.String({ maxLength: 1024 })),
+  name: Type.Optional(Str256),
+  pageNo: Type.Optional(Type.Integer({ minimum: 0 })),
+  pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 250 })),
+  status: Type.Optional(
+    Type.Union(['ONLINE', 'OFFLINE', 'INACTIVE', 'ABNORMAL'].map((t) => Type.Literal(t))),
+  ),
+  startTime: Type.Optional(Type.String()),
+  endTime: Type.Optional(Type.String()),
+  sort: Type.Optional(Type.Union([Type.Literal('ASC'), Type.Literal('DESC')])),
+  select: Type.Optional(Type.Literal('imsi')),
+})
+
+/** The §5.1 device record (QueryDeviceDTO4Cloud2NA in §5.2). */
+function deviceView(store: Store, row: DeviceRow, imsi: boolean): Record<string, unknown> {
+  const shadows = store.shadows.forDevice(row.device_id)
+  return {
+    deviceId: row.device_id,
+    gatewayId: row.gateway_id,
+    nodeType: row.node_type,
+    createTime: toPlatformTime(row.created_at),
+    lastModifiedTime: toPlatformTime(Math.max(row.modified_at, ...shadows.map((s) => s.modified_at))),
+    deviceInfo: deviceInfoOf(row, { imsi }),
+    services: shadows.map((s) => ({
+      serviceId: s.service_id,
+      serviceType: s.service_type,
+      serviceInfo: null,
+      data: JSON.parse(s.reported_json) as unknown,
+      eventTime: s.event_time === null ? null : toPlatformTime(s.event_time),
+    })),
+    alarmInfo: null,
+  }
+}
+
 const DeviceParams = Type.Object({ deviceId: Type.String({ minLength: 1, maxLength: 256 }) })
-const AppQuery = { appId: Type.Optional(Type.String()) }
+const AppQuery = AppQueryFields
 const DeviceQuery = Type.Object({ ...AppQuery, select: Type.Optional(Type.Literal('imsi')) })
 const DeleteQuery = Type.Object({
   ...AppQuery,
   cascade: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
 })
 
-/** Device registration (§4.2), modify (§4.4), single device query (§5.1) and delete (§4.5). */
+/** Device registration (§4.2), modify (§4.4), single and batch query (§5.1, §5.2) and delete (§4.5). */
 export function deviceRoutes(app: FastifyInstance, registry: DeviceRegistry, store: Store): void {
   app.post(
     '/iocm/app/reg/v2.0.0/deviceCredentials',
@@ -118,23 +164,44 @@ export function deviceRoutes(app: FastifyInstance, registry: DeviceRegistry, sto
     async (request) => {
       const { deviceId } = request.params as Static<typeof DeviceParams>
       const { select } = request.query as Static<typeof DeviceQuery>
-      const row = registry.getForApp(request.appId, deviceId)
-      const shadows = store.shadows.forDevice(deviceId)
+      return deviceView(store, registry.getForApp(request.appId, deviceId), select === 'imsi')
+    },
+  )
+
+  app.get(
+    '/iocm/app/dm/v1.4.0/devices',
+    {
+      schema: { querystring: ListQuery },
+      config: { validationCode: '100216' },
+      preValidation: async (request) =>
+        numbersInQuery(request.query as Record<string, unknown>, { pageNo: true, pageSize: true }),
+    },
+    async (request) => {
+      const q = request.query as Static<typeof ListQuery>
+      // §5.2 Notes: checked on the query as sent.
+      if (q.gatewayId === undefined && q.pageNo === undefined) throw new PlatformError('100218')
+      const pageNo = q.pageNo ?? 0
+      const pageSize = q.pageSize ?? 25
+      const { total, rows } = store.devices.search({
+        appId: request.appId,
+        gatewayId: q.gatewayId,
+        // The spec's `UNKNOW` spelling; this gateway records ENDPOINT and GATEWAY.
+        nodeType: q.nodeType,
+        deviceType: q.deviceType,
+        location: q.location,
+        name: q.name,
+        status: q.status,
+        after: timeBound('startTime', q.startTime),
+        before: timeBound('endTime', q.endTime),
+        ascending: q.sort === 'ASC',
+        limit: pageSize,
+        offset: pageNo * pageSize,
+      })
       return {
-        deviceId: row.device_id,
-        gatewayId: row.gateway_id,
-        nodeType: row.node_type,
-        createTime: toPlatformTime(row.created_at),
-        lastModifiedTime: toPlatformTime(Math.max(row.modified_at, ...shadows.map((s) => s.modified_at))),
-        deviceInfo: deviceInfoOf(row, { imsi: select === 'imsi' }),
-        services: shadows.map((s) => ({
-          serviceId: s.service_id,
-          serviceType: s.service_type,
-          serviceInfo: null,
-          data: JSON.parse(s.reported_json) as unknown,
-          eventTime: s.event_time === null ? null : toPlatformTime(s.event_time),
-        })),
-        alarmInfo: null,
+        totalCount: total,
+        pageNo,
+        pageSize,
+        devices: rows.map((row) => deviceView(store, row, q.select === 'imsi')),
       }
     },
   )

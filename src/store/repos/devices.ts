@@ -85,6 +85,51 @@ export class DevicesRepo {
     return this.stmts.delete.run(deviceId).changes > 0
   }
 
+  /** §5.2: an application's devices matching every given filter, one page and the total. */
+  search(q: {
+    appId: string
+    gatewayId?: string | undefined
+    nodeType?: string | undefined
+    deviceType?: string | undefined
+    location?: string | undefined
+    name?: string | undefined
+    status?: string | undefined
+    after?: number | undefined
+    before?: number | undefined
+    ascending: boolean
+    limit: number
+    offset: number
+  }): { total: number; rows: DeviceRow[] } {
+    const where = ['app_id = ?']
+    const params: unknown[] = [q.appId]
+    for (const [clause, value] of [
+      ['gateway_id = ?', q.gatewayId],
+      ['node_type = ?', q.nodeType],
+      ['device_type = ?', q.deviceType],
+      ['location = ?', q.location],
+      ['name = ?', q.name],
+      ['status = ?', q.status],
+      ['created_at > ?', q.after],
+      ['created_at < ?', q.before],
+    ] as const) {
+      if (value === undefined) continue
+      where.push(clause)
+      params.push(value)
+    }
+    const clause = where.join(' AND ')
+    const total = this.db
+      .prepare(`SELECT count(*) FROM devices WHERE ${clause}`)
+      .pluck()
+      .get(...params) as number
+    const order = q.ascending ? 'ASC' : 'DESC'
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM devices WHERE ${clause} ORDER BY created_at ${order}, device_id ${order} LIMIT ? OFFSET ?`,
+      )
+      .all(...params, q.limit, q.offset) as DeviceRow[]
+    return { total, rows }
+  }
+
   /** Sets device columns (§4.4); modified_at is stamped. */
   update(
     deviceId: string,
