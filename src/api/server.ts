@@ -14,6 +14,7 @@ import { installErrorHandling } from './errors.ts'
 import { batchTaskRoutes } from './routes/batch-tasks.ts'
 import { commandRoutes } from './routes/commands.ts'
 import { deviceRoutes } from './routes/devices.ts'
+import { groupRoutes } from './routes/groups.ts'
 import { historyRoutes } from './routes/history.ts'
 import { oneJsonRoutes } from './routes/onejson.ts'
 import { rpcRoutes } from './routes/rpc.ts'
@@ -79,6 +80,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   batchTaskRoutes(app, deps)
   subscriptionRoutes(app, deps)
   historyRoutes(app, deps)
+  groupRoutes(app, deps)
   oneJsonRoutes(app, deps)
   rpcRoutes(app, deps)
 

@@ -3,6 +3,7 @@ import { ApplicationsRepo } from './repos/applications.ts'
 import { CallbacksRepo } from './repos/callbacks.ts'
 import { CommandsRepo } from './repos/commands.ts'
 import { DevicesRepo } from './repos/devices.ts'
+import { GroupsRepo } from './repos/groups.ts'
 import { OutboxRepo } from './repos/outbox.ts'
 import { ShadowsRepo } from './repos/shadows.ts'
 import { SubscriptionsRepo } from './repos/subscriptions.ts'
@@ -21,6 +22,7 @@ export interface Store {
   callbacks: CallbacksRepo
   tasks: TasksRepo
   subscriptions: SubscriptionsRepo
+  groups: GroupsRepo
   /** Runs fn in one transaction (nested calls join the outer one). */
   transaction<T>(fn: () => T): T
 }
@@ -37,6 +39,7 @@ export function createStore(db: Database): Store {
     callbacks: new CallbacksRepo(db),
     tasks: new TasksRepo(db),
     subscriptions: new SubscriptionsRepo(db),
+    groups: new GroupsRepo(db),
     // BEGIN IMMEDIATE: every caller writes, and a deferred transaction that reads first cannot wait for the other
     // connection's write lock when it upgrades (SQLite answers SQLITE_BUSY at once, busy_timeout unused).
     transaction: <T>(fn: () => T): T => db.transaction(fn).immediate(),

@@ -634,7 +634,7 @@ describe('§4.5 delete device', () => {
 describe('unknown routes', () => {
   it.each([
     ['GET', '/iocm/app/dm/v1.4.0/nothing'],
-    ['PUT', devicePath('x')],
+    ['PATCH', devicePath('x')],
     ['GET', '/no/such/page'],
   ])('%s %s is 404 100225', async (method, path) => {
     const session = await login(gw.httpUrl, APP_A)

@@ -177,6 +177,7 @@ describe('knownMigrations', () => {
       '2_telemetry_chunks',
       '3_commands',
       '4_subscriptions',
+      '5_device_groups',
     ])
   })
 

@@ -120,7 +120,7 @@ function taskView(task: BatchTaskRow, rows: CommandRow[], now: number): Record<s
   }
 }
 
-/** The task's target devices (§9.1 param.type); groups are not known to this gateway. */
+/** The task's target devices (§9.1 param.type). */
 function targets(store: Store, appId: string, p: Param): string[] {
   switch (p.type) {
     case 'DeviceList': {
@@ -146,8 +146,18 @@ function targets(store: Store, appId: string, p: Param): string[] {
       return store.devices.idsMatching(appId, { location: p.deviceLocation })
     case 'Broadcast':
       return store.devices.idsMatching(appId, {})
-    default:
-      throw new PlatformError('101001', `${p.type}: device groups are not available on this gateway`)
+    default: {
+      // GroupIdList names groups by id, GroupList by name (§9.1 param.groupList).
+      const refs = p.groupList ?? []
+      if (refs.length === 0) throw new PlatformError('50400', `param.groupList is required for ${p.type}`)
+      const ids = new Set<string>()
+      for (const ref of refs) {
+        const g = p.type === 'GroupIdList' ? store.groups.get(ref) : store.groups.byName(appId, ref)
+        if (!g || g.app_id !== appId) throw new PlatformError('101001', `group ${ref} does not exist`)
+        for (const id of store.groups.members(g.id)) ids.add(id)
+      }
+      return [...ids]
+    }
   }
 }
 

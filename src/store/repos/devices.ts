@@ -27,11 +27,13 @@ export interface DeviceRow {
   created_at: number
   modified_at: number
   last_seen_at: number | null
+  /** The device group it belongs to (§10), if any. */
+  group_id: string | null
 }
 
 export type NewDevice = Omit<
   DeviceRow,
-  'status' | 'status_detail' | 'mute' | 'activated' | 'shadow_version' | 'last_seen_at'
+  'status' | 'status_detail' | 'mute' | 'activated' | 'shadow_version' | 'last_seen_at' | 'group_id'
 >
 
 /** The device registry: identity, credentials, descriptive info and connection status. */
