@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs'
 import formbody from '@fastify/formbody'
+import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { ApplicationService } from '../apps/service.ts'
 import type { CommandService, LedgerWriter } from '../commands/service.ts'
@@ -44,6 +46,27 @@ export interface ApiDeps {
 
 const DASHBOARD = new URL('../../renderer/index.html', import.meta.url)
 
+/** The OpenAPI document's header; paths and schemas come from the routes. */
+const OPENAPI_INFO: FastifyDynamicSwaggerOptions['openapi'] = {
+  openapi: '3.0.3',
+  info: {
+    title: 'sitegate LAN API',
+    description:
+      "The cloud platform's REST API as the site gateway serves it on the LAN (spec platform-rest-api.md), the " +
+      'remote-call API (rpc-and-calls.md Part A) and the OneJSON service calls. Every call but login/refresh and ' +
+      'the remote calls needs `app_key` and `Authorization: Bearer {accessToken}`; errors are ' +
+      '`{"error_code","error_desc"}`.',
+    version: '1',
+  },
+  components: {
+    securitySchemes: {
+      app_key: { type: 'apiKey', in: 'header', name: 'app_key' },
+      bearer: { type: 'http', scheme: 'bearer' },
+    },
+  },
+  security: [{ app_key: [], bearer: [] }],
+}
+
 /** The LAN REST API (platform subset) and the dashboard, built apart from listen() so tests can inject(). */
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -63,6 +86,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     else parseJson(request, body as string, done)
   })
   await app.register(formbody)
+  // OpenAPI from the route schemas that also validate requests (registered before the routes it describes).
+  await app.register(swagger, { openapi: OPENAPI_INFO, hideUntagged: false })
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } })
   app.addHook('onRequest', async (request) => {
     // An unknown route answers 404 100225 whoever asks; only real API routes check credentials.
     if (request.routeOptions.url === undefined) return
@@ -83,6 +109,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   groupRoutes(app, deps)
   oneJsonRoutes(app, deps)
   rpcRoutes(app, deps)
+
+  app.get('/openapi.json', { config: { auth: false }, schema: { hide: true } }, async () => app.swagger())
 
   const page = readFileSync(DASHBOARD)
   app.get('/', { config: { auth: false } }, async (_request, reply) =>
