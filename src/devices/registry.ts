@@ -234,6 +234,35 @@ export class DeviceRegistry {
     this.bus.emit('device.changed', { deviceId, muted: req.mute === 'TRUE' })
   }
 
+  /**
+   * §4.3: a device whose unique ID changed (hardware replaced) gets its new nodeId — only while offline
+   * (100611), and once activated (100610). sitegate's devices authenticate with their secret (password mode),
+   * which stays: the verifyCode and timeout are echoed (or made up) for compatibility, and nothing expires.
+   */
+  refreshKey(
+    appId: string,
+    deviceId: string,
+    req: { nodeId?: string; timeout?: number; verifyCode?: string },
+  ): { verifyCode: string; timeout: number } {
+    const row = this.getForApp(appId, deviceId)
+    if (row.activated === 0) throw new PlatformError('100610')
+    if (row.status === 'ONLINE' || (this.connections.get(deviceId) ?? 0) > 0)
+      throw new PlatformError('100611')
+    if (req.nodeId !== undefined && req.nodeId !== row.node_id) {
+      if (this.store.devices.getByNodeId(req.nodeId)) throw new PlatformError('100426')
+      if (row.protocol_type === ONEJSON_PROTOCOL_TYPE && !TOPIC_LEVEL.test(req.nodeId)) {
+        throw new PlatformError('50400', 'a OneJSON device name must be usable as an MQTT topic level')
+      }
+      this.store.transaction(() => {
+        this.store.devices.update(deviceId, { node_id: req.nodeId }, this.now())
+        this.announceInfo(deviceId)
+      })
+      this.forgetIdentity(deviceId)
+      this.log.info({ deviceId, nodeId: req.nodeId }, 'device nodeId changed')
+    }
+    return { verifyCode: req.verifyCode ?? req.nodeId ?? row.node_id, timeout: req.timeout ?? 180 }
+  }
+
   /** The device row if it exists and belongs to appId; else 100403 (or `notFoundCode` where a spec API says so). */
   getForApp(appId: string, deviceId: string, notFoundCode: '100403' | '100418' = '100403'): DeviceRow {
     const row = this.store.devices.get(deviceId)

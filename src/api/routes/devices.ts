@@ -123,6 +123,13 @@ function deviceView(store: Store, row: DeviceRow, imsi: boolean): Record<string,
   }
 }
 
+// Spec §4.3 request.
+const RefreshBody = Type.Object({
+  nodeId: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  timeout: Type.Optional(Type.Integer({ minimum: 0, maximum: 2_147_483_647 })),
+  verifyCode: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+})
+
 const DeviceParams = Type.Object({ deviceId: Type.String({ minLength: 1, maxLength: 256 }) })
 const AppQuery = AppQueryFields
 const DeviceQuery = Type.Object({ ...AppQuery, select: Type.Optional(Type.Literal('imsi')) })
@@ -131,7 +138,10 @@ const DeleteQuery = Type.Object({
   cascade: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
 })
 
-/** Device registration (§4.2), modify (§4.4), single and batch query (§5.1, §5.2) and delete (§4.5). */
+/**
+ * Device registration (§4.2), key refresh (§4.3), modify (§4.4), delete (§4.5), activation (§4.7), single and
+ * batch query (§5.1, §5.2).
+ */
 export function deviceRoutes(app: FastifyInstance, registry: DeviceRegistry, store: Store): void {
   app.post(
     '/iocm/app/reg/v2.0.0/deviceCredentials',
@@ -155,6 +165,27 @@ export function deviceRoutes(app: FastifyInstance, registry: DeviceRegistry, sto
       registry.modify(request.appId, deviceId, request.body as Static<typeof ModifyBody>)
       // Spec §4.4: 204 No Content.
       return reply.status(204).send()
+    },
+  )
+
+  // §4.3
+  app.put(
+    '/iocm/app/reg/v1.1.0/deviceCredentials/:deviceId',
+    { schema: { params: DeviceParams, body: RefreshBody, querystring: Type.Object(AppQuery) } },
+    async (request) => {
+      const { deviceId } = request.params as Static<typeof DeviceParams>
+      return registry.refreshKey(request.appId, deviceId, request.body as Static<typeof RefreshBody>)
+    },
+  )
+
+  // §4.7: activated once it first connected, whatever its state since.
+  app.get(
+    '/iocm/app/reg/v1.1.0/deviceCredentials/:deviceId',
+    { schema: { params: DeviceParams, querystring: Type.Object(AppQuery) } },
+    async (request) => {
+      const { deviceId } = request.params as Static<typeof DeviceParams>
+      const row = registry.getForApp(request.appId, deviceId)
+      return { deviceId: row.device_id, activated: row.activated === 1, name: row.name }
     },
   )
 

@@ -149,6 +149,7 @@ export class DevicesRepo {
         | 'mute'
         | 'psk'
         | 'info_json'
+        | 'node_id'
       >
     >,
     at: number,
