@@ -25,7 +25,12 @@ options (start, app):
   --config FILE      YAML config file            (env SITEGATE_CONFIG)
   --data-dir DIR     data directory, ./data      (env SITEGATE_DATA_DIR)
   --mqtt-port N      MQTT port, 1883; false=off  (env SITEGATE_MQTT_PORT)
+  --mqtts-port N     MQTTS port, 8883; false=off (env SITEGATE_MQTTS_PORT)
+  --ws-port N        MQTT over WebSocket, 8083; false=off (env SITEGATE_WS_PORT)
   --http-port N      HTTP port, 8080; false=off  (env SITEGATE_HTTP_PORT)
+  --https-port N     HTTPS port, 8743; false=off (env SITEGATE_HTTPS_PORT)
+                     (N 0: any free port; MQTTS and HTTPS use tls.cert/tls.key from the config file,
+                     or a self-signed certificate made on first start in DATA_DIR/tls)
   --host ADDR        bind address, 0.0.0.0       (env SITEGATE_HOST)
   --log-level LEVEL  info                        (env SITEGATE_LOG_LEVEL)
 `
@@ -34,7 +39,10 @@ const OPTIONS = {
   config: { type: 'string' },
   'data-dir': { type: 'string' },
   'mqtt-port': { type: 'string' },
+  'mqtts-port': { type: 'string' },
+  'ws-port': { type: 'string' },
   'http-port': { type: 'string' },
+  'https-port': { type: 'string' },
   host: { type: 'string' },
   'log-level': { type: 'string' },
   'device-id': { type: 'string' },
@@ -52,7 +60,10 @@ function overrides(v: Values): ConfigOverrides {
   if (v.config !== undefined) o.configFile = v.config
   if (v['data-dir'] !== undefined) o.dataDir = v['data-dir']
   if (v['mqtt-port'] !== undefined) o.mqttPort = v['mqtt-port']
+  if (v['mqtts-port'] !== undefined) o.mqttsPort = v['mqtts-port']
+  if (v['ws-port'] !== undefined) o.wsPort = v['ws-port']
   if (v['http-port'] !== undefined) o.httpPort = v['http-port']
+  if (v['https-port'] !== undefined) o.httpsPort = v['https-port']
   if (v.host !== undefined) o.host = v.host
   if (v['log-level'] !== undefined) o.logLevel = v['log-level']
   return o
@@ -66,9 +77,11 @@ async function start(v: Values): Promise<void> {
   const gateway = await createGateway(config, log)
   const listeners = await gateway.start()
   const where = listeners.map((l) => `${l.kind} ${l.host}:${l.port}`).join(', ')
+  const tls = gateway.tls && { certFile: gateway.tls.certFile, fingerprint256: gateway.tls.fingerprint256 }
   log.info(
-    { listeners, dataDir: gateway.dataDir },
-    `sitegate listening: ${where || 'no listeners'} (data in ${gateway.dataDir})`,
+    { listeners, dataDir: gateway.dataDir, ...(tls ? { tls } : {}) },
+    `sitegate listening: ${where || 'no listeners'} (data in ${gateway.dataDir})` +
+      (tls ? `; TLS certificate SHA-256 ${tls.fingerprint256}` : ''),
   )
 
   let stopping = false

@@ -1,6 +1,6 @@
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { buildApi } from './api/server.ts'
 import { AppThrottle } from './api/throttle.ts'
@@ -13,6 +13,7 @@ import { DeviceRegistry } from './devices/registry.ts'
 import { EventBus } from './events.ts'
 import type { Logger } from './logger.ts'
 import { CallbackDispatcher, defaultBackoffMs } from './notify/callback-dispatcher.ts'
+import { ProductCatalog } from './products/catalog.ts'
 import { oneJsonUplinkHandler } from './protocols/onejson-uplink.ts'
 import { platformUplinkHandler } from './protocols/platform-uplink.ts'
 import { DesiredStateService } from './shadows/desired.ts'
@@ -20,6 +21,7 @@ import { ShadowService } from './shadows/service.ts'
 import { openDatabase } from './store/db.ts'
 import { createStore, type Store } from './store/index.ts'
 import { IngestService } from './telemetry/ingest.ts'
+import { resolveTls, type TlsMaterial } from './tls/certificate.ts'
 
 export interface Listener {
   kind: ListenerAddress['kind'] | 'http' | 'https'
@@ -39,6 +41,8 @@ export interface Gateway {
   readonly commands: CommandService
   readonly broker: Broker
   readonly api: FastifyInstance
+  /** The certificate of the MQTTS and HTTPS listeners; undefined when both are disabled. */
+  readonly tls: TlsMaterial | undefined
   /** Where each listener ended up (port 0 in the config means any free port). */
   listeners: Listener[]
   start(): Promise<Listener[]>
@@ -51,12 +55,16 @@ export interface Gateway {
  */
 export async function createGateway(config: Readonly<GatewayConfig>, log: Logger): Promise<Gateway> {
   const dataDir = resolve(config.dataDir)
+  // First: configured certificate files that cannot be used stop the start before anything is touched.
+  const tls = await resolveTls(config, log.child({ part: 'tls' }))
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   const paths = dataPaths(dataDir)
   const bus = new EventBus()
   const store = createStore(openDatabase(paths.database, { synchronous: config.store.synchronous }))
   const apps = new ApplicationService(store, log.child({ part: 'apps' }))
-  const registry = new DeviceRegistry(store, bus, log.child({ part: 'devices' }))
+  const products = new ProductCatalog(store, log.child({ part: 'products' }))
+  products.loadDirectory(join(dataDir, 'products'))
+  const registry = new DeviceRegistry(store, bus, log.child({ part: 'devices' }), products)
   const shadows = new ShadowService(store)
   const ingest = new IngestService(
     { databaseFile: paths.database, synchronous: config.store.synchronous },
@@ -72,7 +80,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
       port: config.mqtt.port,
       tlsPort: config.mqtt.tlsPort,
       wsPort: config.mqtt.wsPort,
-      tls: config.tls,
+      tls,
       persistenceDir: paths.broker,
       timestampToleranceHours: config.mqtt.timestampToleranceHours,
       maxPayloadBytes: config.mqtt.maxPayloadBytes,
@@ -129,6 +137,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     registry,
     shadows,
     commands,
+    products,
     ingest,
     desired,
     syncCallTimeoutMs: config.commands.syncCallTimeoutMs,
@@ -139,12 +148,9 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
   const api = await buildApi(apiDeps)
   // HTTPS is a second fastify instance on a TLS server, serving the same routes from the same parts.
   const httpsApi =
-    config.http.httpsPort === false
+    config.http.httpsPort === false || !tls
       ? undefined
-      : await buildApi({
-          ...apiDeps,
-          https: { cert: readFileSync(config.tls.cert!), key: readFileSync(config.tls.key!) },
-        })
+      : await buildApi({ ...apiDeps, https: { cert: tls.cert, key: tls.key } })
 
   let started = false
   const gateway: Gateway = {
@@ -159,6 +165,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     commands,
     broker,
     api,
+    tls,
     listeners: [],
     async start() {
       await apps.syncConfigApps(config.apps)

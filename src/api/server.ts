@@ -8,6 +8,7 @@ import type { CommandService, LedgerWriter } from '../commands/service.ts'
 import type { DeviceRegistry } from '../devices/registry.ts'
 import { PlatformError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
+import type { ProductCatalog } from '../products/catalog.ts'
 import type { DesiredStateService } from '../shadows/desired.ts'
 import type { ShadowService } from '../shadows/service.ts'
 import type { Store } from '../store/index.ts'
@@ -19,6 +20,7 @@ import { deviceRoutes } from './routes/devices.ts'
 import { groupRoutes } from './routes/groups.ts'
 import { historyRoutes } from './routes/history.ts'
 import { oneJsonRoutes } from './routes/onejson.ts'
+import { productRoutes } from './routes/products.ts'
 import { rpcRoutes } from './routes/rpc.ts'
 import { securityRoutes } from './routes/security.ts'
 import { desiredRoutes, shadowRoutes } from './routes/shadows.ts'
@@ -32,6 +34,7 @@ export interface ApiDeps {
   registry: DeviceRegistry
   shadows: ShadowService
   commands: CommandService
+  products: ProductCatalog
   /** Runs named write operations in the writer thread. */
   ingest: LedgerWriter
   desired: DesiredStateService
@@ -45,6 +48,9 @@ export interface ApiDeps {
 }
 
 const DASHBOARD = new URL('../../renderer/index.html', import.meta.url)
+
+/** Paths that need the platform credentials (app_key + Bearer token). */
+const API_PREFIXES = ['/iocm/', '/iodm/', '/sitegate/']
 
 /** The OpenAPI document's header; paths and schemas come from the routes. */
 const OPENAPI_INFO: FastifyDynamicSwaggerOptions['openapi'] = {
@@ -93,7 +99,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     // An unknown route answers 404 100225 whoever asks; only real API routes check credentials.
     if (request.routeOptions.url === undefined) return
     if (request.routeOptions.config.auth === false) return
-    if (!request.url.startsWith('/iocm/') && !request.url.startsWith('/iodm/')) return
+    if (!API_PREFIXES.some((prefix) => request.url.startsWith(prefix))) return
     authenticateRequest(deps.apps, request)
     if (!deps.throttle.take(request.appId)) throw new PlatformError('1010009')
   })
@@ -107,6 +113,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   subscriptionRoutes(app, deps)
   historyRoutes(app, deps)
   groupRoutes(app, deps)
+  productRoutes(app, deps)
   oneJsonRoutes(app, deps)
   rpcRoutes(app, deps)
 

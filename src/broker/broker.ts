@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs'
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
 import { type AddressInfo, createServer as createNetServer, type Server as NetServer } from 'node:net'
 import { createServer as createTlsServer } from 'node:tls'
@@ -27,7 +26,8 @@ export interface BrokerOptions {
   port: number | false
   tlsPort: number | false
   wsPort: number | false
-  tls: { cert?: string | undefined; key?: string | undefined }
+  /** The certificate and key (PEM) of the TLS listener; needed when tlsPort is not false. */
+  tls: { cert: Buffer; key: Buffer } | undefined
   persistenceDir: string
   timestampToleranceHours: number
   maxPayloadBytes: number
@@ -189,10 +189,8 @@ export class Broker {
     // No Nagle delay: a command or PUBACK is one small packet, and waiting to coalesce it costs up to 40 ms.
     if (port !== false) await bind('mqtt', createNetServer({ noDelay: true }, aedes.handle), port)
     if (tlsPort !== false) {
-      const server = createTlsServer(
-        { cert: readFileSync(tls.cert!), key: readFileSync(tls.key!), noDelay: true },
-        aedes.handle,
-      )
+      if (!tls) throw new Error('the MQTTS listener needs a certificate and key')
+      const server = createTlsServer({ cert: tls.cert, key: tls.key, noDelay: true }, aedes.handle)
       await bind('mqtts', server, tlsPort)
     }
     if (wsPort !== false) {

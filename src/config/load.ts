@@ -17,7 +17,10 @@ export interface ConfigOverrides {
   dataDir?: string
   host?: string
   mqttPort?: string
+  mqttsPort?: string
+  wsPort?: string
   httpPort?: string
+  httpsPort?: string
   logLevel?: string
 }
 
@@ -63,13 +66,24 @@ function overridesFrom(env: NodeJS.ProcessEnv, flags: ConfigOverrides): { file?:
   const file = pick(flags.configFile, 'SITEGATE_CONFIG')
   const dataDir = pick(flags.dataDir, 'SITEGATE_DATA_DIR')
   const host = pick(flags.host, 'SITEGATE_HOST')
-  const mqttPort = pick(flags.mqttPort, 'SITEGATE_MQTT_PORT')
-  const httpPort = pick(flags.httpPort, 'SITEGATE_HTTP_PORT')
   const logLevel = pick(flags.logLevel, 'SITEGATE_LOG_LEVEL')
   if (dataDir !== undefined) over.dataDir = dataDir
   if (host !== undefined) over.host = host
-  if (mqttPort !== undefined) over.mqtt = { port: portValue('mqtt.port', mqttPort) }
-  if (httpPort !== undefined) over.http = { port: portValue('http.port', httpPort) }
+  const mqtt: Json = {}
+  const http: Json = {}
+  const ports = [
+    [mqtt, 'port', 'mqtt.port', flags.mqttPort, 'SITEGATE_MQTT_PORT'],
+    [mqtt, 'tlsPort', 'mqtt.tlsPort', flags.mqttsPort, 'SITEGATE_MQTTS_PORT'],
+    [mqtt, 'wsPort', 'mqtt.wsPort', flags.wsPort, 'SITEGATE_WS_PORT'],
+    [http, 'port', 'http.port', flags.httpPort, 'SITEGATE_HTTP_PORT'],
+    [http, 'httpsPort', 'http.httpsPort', flags.httpsPort, 'SITEGATE_HTTPS_PORT'],
+  ] as const
+  for (const [section, field, key, flag, envName] of ports) {
+    const text = pick(flag, envName)
+    if (text !== undefined) section[field] = portValue(key, text)
+  }
+  if (Object.keys(mqtt).length > 0) over.mqtt = mqtt
+  if (Object.keys(http).length > 0) over.http = http
   if (logLevel !== undefined) over.log = { level: logLevel }
   return file === undefined ? { over } : { file, over }
 }
@@ -98,13 +112,13 @@ export function validateConfig(candidate: unknown): Readonly<GatewayConfig> {
   if (!Value.Check(ConfigSchema, candidate))
     throw new ConfigError(`invalid config: ${describeErrors(candidate)}`)
   const config = candidate as GatewayConfig
-  for (const [key, port] of [
-    ['mqtt.tlsPort', config.mqtt.tlsPort],
-    ['http.httpsPort', config.http.httpsPort],
-  ] as const) {
-    if (port !== false && (!config.tls.cert || !config.tls.key)) {
-      throw new ConfigError(`invalid config: ${key}: needs tls.cert and tls.key (or set ${key}: false)`)
-    }
+  // A certificate without its key (or the reverse) is a mistake, not a request for a self-signed one.
+  // Whether the files exist and parse is checked when the gateway starts (src/tls/certificate.ts).
+  if ((config.tls.cert === undefined) !== (config.tls.key === undefined)) {
+    const [missing, given] = config.tls.cert === undefined ? ['cert', 'key'] : ['key', 'cert']
+    throw new ConfigError(
+      `invalid config: tls.${missing}: needed with tls.${given} (give both, or neither for a self-signed certificate)`,
+    )
   }
   const ids = new Set<string>()
   for (const [i, app] of config.apps.entries()) {

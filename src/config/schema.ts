@@ -57,6 +57,9 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    // The certificate (PEM, leaf first, then any intermediates) and its private key (PEM, unencrypted) for
+    // MQTTS and HTTPS. Both or neither: without them, a self-signed certificate is made on first start and
+    // kept in DATA_DIR/tls (see dataPaths).
     tls: Type.Object(
       {
         cert: Type.Optional(Type.String({ minLength: 1 })),
@@ -119,14 +122,16 @@ export function defaultConfig(): GatewayConfig {
     log: { level: 'info' },
     mqtt: {
       port: 1883,
-      tlsPort: false,
-      wsPort: false,
+      // MQTTS, the platform devices' port (device-mqtt.md), and MQTT over WebSocket.
+      tlsPort: 8883,
+      wsPort: 8083,
       timestampToleranceHours: 1,
       maxPayloadBytes: 256 * 1024,
     },
     http: {
       port: 8080,
-      httpsPort: false,
+      // HTTPS on the platform's REST port.
+      httpsPort: 8743,
       bodyLimitBytes: 1024 * 1024,
       throttle: { maxCalls: 100, windowSeconds: 60 },
     },

@@ -3,8 +3,10 @@ import { PlatformError } from '../errors.ts'
 import type { EventBus } from '../events.ts'
 import type { Logger } from '../logger.ts'
 import { notify } from '../notify/notifications.ts'
+import type { ProductCatalog } from '../products/catalog.ts'
 import type { Store } from '../store/index.ts'
 import type { DeviceRow } from '../store/repos/devices.ts'
+import { ONEJSON_PROTOCOL_TYPE } from './protocols.ts'
 import { deviceInfoOf } from './view.ts'
 
 /** The registration body of `POST /iocm/app/reg/v2.0.0/deviceCredentials` (spec §4.2), already schema-checked. */
@@ -84,8 +86,7 @@ export interface DeviceIdentity {
   productId: string | null
 }
 
-/** deviceInfo.protocolType that registers a OneJSON thing-model device (README "OneJSON devices"). */
-export const ONEJSON_PROTOCOL_TYPE = 'OneJSON'
+export { ONEJSON_PROTOCOL_TYPE }
 
 /** A topic level a device name or pid can be: printable, no separators or wildcards. */
 const TOPIC_LEVEL = /^[^/+#\s\p{Cc}]{1,64}$/u
@@ -114,6 +115,8 @@ export class DeviceRegistry {
     private readonly store: Store,
     private readonly bus: EventBus,
     private readonly log: Logger,
+    /** Product models (issue 4): registration naming an unknown product is 600002. */
+    private readonly products: ProductCatalog,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -141,10 +144,14 @@ export class DeviceRegistry {
           )
         }
       }
-    } else if (req.productId !== undefined) {
-      // No product model is known to this gateway yet, so any productId is unknown (spec §4.2: 600002).
+    } else if (req.productId !== undefined && !this.products.get(req.productId)) {
       throw new PlatformError('600002')
     }
+    // A product's manufacturer, type, model and protocol stand in for what the registration leaves out.
+    const product =
+      info.protocolType === ONEJSON_PROTOCOL_TYPE || req.productId === undefined
+        ? undefined
+        : this.products.get(req.productId)
     if (this.store.devices.getByNodeId(info.nodeId)) throw new PlatformError('100426')
     const deviceId = randomUUID()
     // Echoed as given (§4.2): the device signs its CONNECT password with exactly this string (A.3).
@@ -165,11 +172,11 @@ export class DeviceRegistry {
         gateway_id: deviceId, // directly connected: gatewayId = its own deviceId (spec §1.7)
         node_type: 'ENDPOINT',
         name: info.name ?? null,
-        device_type: info.deviceType ?? null,
-        model: info.model ?? null,
-        manufacturer_id: info.manufacturerId ?? null,
-        manufacturer_name: info.manufacturerName ?? null,
-        protocol_type: info.protocolType ?? null,
+        device_type: info.deviceType ?? product?.deviceType ?? null,
+        model: info.model ?? product?.model ?? null,
+        manufacturer_id: info.manufacturerId ?? product?.manufacturerId ?? null,
+        manufacturer_name: info.manufacturerName ?? product?.manufacturerName ?? null,
+        protocol_type: info.protocolType ?? product?.protocolType ?? null,
         product_id: req.productId ?? null,
         location: null,
         info_json: JSON.stringify(extra),
@@ -204,10 +211,11 @@ export class DeviceRegistry {
     const row = this.getForApp(appId, deviceId)
     if (req.productId !== undefined && req.productId !== row.product_id) {
       const oneJson = (req.protocolType ?? row.protocol_type) === ONEJSON_PROTOCOL_TYPE
-      // No product model is known yet (§4.2: 600002); a OneJSON device's productId is its pid (a topic level).
-      if (!oneJson) throw new PlatformError('600002')
-      if (!TOPIC_LEVEL.test(req.productId))
+      // A OneJSON device's productId is its pid (a topic level); any other names a known product model.
+      if (!oneJson && !this.products.get(req.productId)) throw new PlatformError('600002')
+      if (oneJson && !TOPIC_LEVEL.test(req.productId)) {
         throw new PlatformError('100022', 'productId must be usable as a topic level')
+      }
     }
     const extra = JSON.parse(row.info_json) as Record<string, unknown>
     for (const key of MODIFY_EXTRA_FIELDS) if (req[key] !== undefined) extra[key] = req[key]

@@ -5,6 +5,7 @@ import { CommandsRepo } from './repos/commands.ts'
 import { DevicesRepo } from './repos/devices.ts'
 import { GroupsRepo } from './repos/groups.ts'
 import { OutboxRepo } from './repos/outbox.ts'
+import { ProductsRepo } from './repos/products.ts'
 import { ShadowsRepo } from './repos/shadows.ts'
 import { SubscriptionsRepo } from './repos/subscriptions.ts'
 import { TasksRepo } from './repos/tasks.ts'
@@ -23,6 +24,7 @@ export interface Store {
   tasks: TasksRepo
   subscriptions: SubscriptionsRepo
   groups: GroupsRepo
+  products: ProductsRepo
   /** Runs fn in one transaction (nested calls join the outer one). */
   transaction<T>(fn: () => T): T
 }
@@ -40,6 +42,7 @@ export function createStore(db: Database): Store {
     tasks: new TasksRepo(db),
     subscriptions: new SubscriptionsRepo(db),
     groups: new GroupsRepo(db),
+    products: new ProductsRepo(db),
     // BEGIN IMMEDIATE: every caller writes, and a deferred transaction that reads first cannot wait for the other
     // connection's write lock when it upgrades (SQLite answers SQLITE_BUSY at once, busy_timeout unused).
     transaction: <T>(fn: () => T): T => db.transaction(fn).immediate(),

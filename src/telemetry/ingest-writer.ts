@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { DeviceAnswer } from '../commands/ledger-ops.ts'
+import { ONEJSON_PROTOCOL_TYPE } from '../devices/protocols.ts'
 import type { GatewayEvents } from '../events.ts'
 import { type NotifyType, notify, subscribed } from '../notify/notifications.ts'
+import { type Product, reportProblem, serviceOf } from '../products/model.ts'
 import { type DeviceReq, type DeviceRsp, decodeUplink } from '../protocols/platform-mqtt.ts'
 import type { Store } from '../store/index.ts'
 import type { CommandRow } from '../store/repos/commands.ts'
@@ -28,6 +30,13 @@ export type IngestOutcome =
   | { kind: 'invalid'; error: string }
   | { kind: 'response'; response: DeviceRsp; command: CommandRow | undefined }
   | { kind: 'failed'; error: string }
+
+interface DeviceMeta {
+  appId: string
+  gatewayId: string
+  /** Its product model, if any. */
+  productId: string | null
+}
 
 interface Accepted {
   index: number
@@ -56,7 +65,7 @@ interface DeviceBatch {
 export class IngestWriter {
   private readonly shadows: ReportedShadows
   /** Application and gateway of each device seen (for data notifications). */
-  private readonly devices = new Map<string, { appId: string; gatewayId: string }>()
+  private readonly devices = new Map<string, DeviceMeta>()
 
   constructor(private readonly store: Store) {
     this.shadows = new ReportedShadows(store)
@@ -70,6 +79,7 @@ export class IngestWriter {
     const outcomes: IngestOutcome[] = new Array(messages.length).fill(null)
     const accepted: Accepted[] = []
     const responses: { index: number; deviceId: string; rsp: DeviceRsp }[] = []
+    const products = new Map<string, Product | undefined>()
     messages.forEach((m, index) => {
       const decoded = decodeUplink(m.text, m.receivedAt)
       if (!decoded.ok) outcomes[index] = { kind: 'invalid', error: decoded.error }
@@ -77,6 +87,11 @@ export class IngestWriter {
         responses.push({ index, deviceId: m.deviceId, rsp: decoded.value })
       } else {
         const message = decoded.value
+        const problem = this.reportProblem(m.deviceId, message, products)
+        if (problem) {
+          outcomes[index] = { kind: 'invalid', error: problem }
+          return
+        }
         let text = m.text
         if (message.data.some((d) => d.eventTimeSource !== 'device')) {
           // Stored history carries a valid eventTime on every entry: the receive time stands in (A.4).
@@ -153,19 +168,53 @@ export class IngestWriter {
     this.devices.delete(deviceId)
   }
 
+  private deviceMeta(deviceId: string): DeviceMeta | undefined {
+    let device = this.devices.get(deviceId)
+    if (!device) {
+      const row = this.store.devices.get(deviceId)
+      if (!row) return undefined
+      // A OneJSON device's productId is its OneNET pid, not a product model.
+      const productId = row.protocol_type === ONEJSON_PROTOCOL_TYPE ? null : row.product_id
+      device = { appId: row.app_id, gatewayId: row.gateway_id, productId }
+      this.devices.set(deviceId, device)
+    }
+    return device
+  }
+
+  /**
+   * Issue 4: a device of a product reports only the product's services and properties, with valid values.
+   * `products` caches the batch's model lookups (a model changed through the admin API applies from the next).
+   */
+  private reportProblem(
+    deviceId: string,
+    message: DeviceReq,
+    products: Map<string, Product | undefined>,
+  ): string | undefined {
+    const productId = this.deviceMeta(deviceId)?.productId
+    if (!productId) return undefined
+    if (!products.has(productId)) {
+      const row = this.store.products.get(productId)
+      products.set(productId, row ? (JSON.parse(row.definition) as Product) : undefined)
+    }
+    const product = products.get(productId)
+    if (!product) return undefined
+    for (const entry of message.data) {
+      const service = serviceOf(product, entry.serviceId)
+      if (!service) return `${entry.serviceId} is not a service of product ${productId}`
+      const problem = reportProblem(service, entry.serviceData)
+      if (problem) return problem
+    }
+    return undefined
+  }
+
   /**
    * §7.4/§7.5 (gateway note: one ServiceData entry → deviceDataChanged, several → deviceDatasChanged), queued in
    * the batch's transaction for the device's application when it subscribed. `subscribedNow` caches the
    * subscription lookups of one batch.
    */
   private notifyData(deviceId: string, message: DeviceReq, subscribedNow: Map<string, boolean>): void {
-    let device = this.devices.get(deviceId)
-    if (!device) {
-      const row = this.store.devices.get(deviceId)
-      if (!row) return
-      device = { appId: row.app_id, gatewayId: row.gateway_id }
-      this.devices.set(deviceId, device)
-    }
+    const device = this.deviceMeta(deviceId)
+    if (!device) return
     const notifyType: NotifyType = message.data.length === 1 ? 'deviceDataChanged' : 'deviceDatasChanged'
     const key = `${device.appId} ${notifyType}`
     let wanted = subscribedNow.get(key)

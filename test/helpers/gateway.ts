@@ -40,6 +40,11 @@ export async function startGateway(
   candidate.host = '127.0.0.1'
   candidate.mqtt.port = 0
   candidate.http.port = 0
+  // Off unless a suite asks for them (with port 0): the defaults 8883, 8083 and 8743 are fixed ports that
+  // parallel suites would fight over, and each first start would make a certificate.
+  candidate.mqtt.tlsPort = false
+  candidate.mqtt.wsPort = false
+  candidate.http.httpsPort = false
   candidate.log.level = 'silent'
   // Suites make far more than 100 calls a minute; the §1.5 limit has its own test.
   candidate.http.throttle.maxCalls = 0
@@ -156,16 +161,25 @@ export interface SpawnedGateway {
   child: ChildProcess
   mqttPort: number
   httpPort: number
+  /** The "sitegate listening" log line. */
+  listening: {
+    listeners: { kind: string; port: number }[]
+    tls?: { certFile: string; fingerprint256: string }
+  }
   output: () => string
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
 }
 
+/** The TLS and WebSocket listeners off: `args` given after these (e.g. `--mqtts-port 0`) win. */
+const EXTRA_LISTENERS_OFF = ['--mqtts-port', 'false', '--ws-port', 'false', '--https-port', 'false']
+
 /**
  * Starts the gateway as the user does (`tsx src/cli.ts start …`) in a child process and waits for its
- * "sitegate listening" line.
+ * "sitegate listening" line. MQTTS, WebSocket and HTTPS are off unless `args` turn them on (with port 0).
  */
 export function spawnGateway(args: string[], env: NodeJS.ProcessEnv = {}): Promise<SpawnedGateway> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', ...args], {
+  const argv = ['--import', 'tsx', 'src/cli.ts', 'start', ...EXTRA_LISTENERS_OFF, ...args]
+  const child = spawn(process.execPath, argv, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -180,10 +194,11 @@ export function spawnGateway(args: string[], env: NodeJS.ProcessEnv = {}): Promi
       out += chunk.toString()
       for (const line of out.split('\n')) {
         if (!line.includes('sitegate listening')) continue
-        const parsed = JSON.parse(line) as { listeners: { kind: string; port: number }[] }
+        const parsed = JSON.parse(line) as SpawnedGateway['listening']
         clearTimeout(timer)
         resolve({
           child,
+          listening: parsed,
           mqttPort: parsed.listeners.find((l) => l.kind === 'mqtt')?.port ?? 0,
           httpPort: parsed.listeners.find((l) => l.kind === 'http')?.port ?? 0,
           output: () => out,

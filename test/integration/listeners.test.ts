@@ -1,6 +1,7 @@
 // Every listener kind serves the same gateway: MQTT over TLS (CA pinned) and WebSocket, REST over HTTPS.
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { X509Certificate } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
 import { request } from 'node:https'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -97,6 +98,15 @@ describe.runIf(requireProgram('openssl'))('TLS and WebSocket listeners', () => {
     await gw.stop()
     removeDir(gw.dataDir)
     removeDir(certDir)
+  })
+
+  it('serves the configured certificate (no self-signed one is made)', () => {
+    expect(gw.gateway.tls).toMatchObject({
+      source: 'configured',
+      certFile: join(certDir, 'cert.pem'),
+      fingerprint256: new X509Certificate(ca).fingerprint256,
+    })
+    expect(existsSync(join(gw.dataDir, 'tls'))).toBe(false)
   })
 
   it('accepts a device over MQTTS with the CA pinned and over WebSocket', async () => {

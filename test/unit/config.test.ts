@@ -37,8 +37,10 @@ describe('loadConfig defaults (no file)', () => {
     expect(config.host).toBe('0.0.0.0')
     expect(config.mqtt.port).toBe(1883)
     expect(config.http.port).toBe(8080)
-    expect(config.mqtt.tlsPort).toBe(false)
-    expect(config.http.httpsPort).toBe(false)
+    expect(config.mqtt.tlsPort).toBe(8883)
+    expect(config.mqtt.wsPort).toBe(8083)
+    expect(config.http.httpsPort).toBe(8743)
+    expect(config.tls).toEqual({})
     expect(config.log.level).toBe('info')
     expect(config.store.synchronous).toBe('FULL')
     expect(config.apps).toEqual([])
@@ -166,8 +168,9 @@ describe('bad values give a ConfigError naming the key', () => {
       'apps.1.appId',
     ],
     ['an app secret shorter than 8', 'apps:\n  - {appId: site, secret: short}\n', 'apps.0.secret'],
-    ['mqtt.tlsPort without tls.cert/key', 'mqtt:\n  tlsPort: 8883\n', 'mqtt.tlsPort'],
-    ['http.httpsPort without tls.cert/key', 'http:\n  httpsPort: 8443\n', 'http.httpsPort'],
+    ['tls.cert without tls.key', 'tls:\n  cert: /etc/c.pem\n', 'tls.key'],
+    ['tls.key without tls.cert', 'tls:\n  key: /etc/k.pem\n', 'tls.cert'],
+    ['mqtt.wsPort true', 'mqtt:\n  wsPort: true\n', 'mqtt.wsPort'],
     [
       'mqtt.timestampToleranceHours fractional',
       'mqtt:\n  timestampToleranceHours: 1.5\n',
@@ -177,9 +180,25 @@ describe('bad values give a ConfigError naming the key', () => {
     expect(configError({ configFile: yamlFile(yaml) })).toContain(`${key}:`)
   })
 
-  it('tlsPort with tls.cert and tls.key is accepted', () => {
+  it('tlsPort with tls.cert and tls.key is accepted (the files are checked when the gateway starts)', () => {
     const file = yamlFile('mqtt:\n  tlsPort: 8883\ntls:\n  cert: /etc/c.pem\n  key: /etc/k.pem\n')
     expect(load({ configFile: file }).mqtt.tlsPort).toBe(8883)
+  })
+
+  it('TLS ports without tls.cert/key are accepted: the gateway makes a self-signed certificate', () => {
+    const config = load({ configFile: yamlFile('mqtt:\n  tlsPort: 18883\nhttp:\n  httpsPort: 18743\n') })
+    expect(config.mqtt.tlsPort).toBe(18883)
+    expect(config.http.httpsPort).toBe(18743)
+  })
+
+  it('--mqtts-port, --ws-port, --https-port and their SITEGATE_* variables set the ports; false turns one off', () => {
+    const env = { SITEGATE_MQTTS_PORT: '9883', SITEGATE_WS_PORT: 'false', SITEGATE_HTTPS_PORT: '9743' }
+    const fromEnv = load({}, env)
+    expect([fromEnv.mqtt.tlsPort, fromEnv.mqtt.wsPort, fromEnv.http.httpsPort]).toEqual([9883, false, 9743])
+    // Flags beat the environment, and setting one port keeps the others of its section.
+    const flags = load({ mqttsPort: 'false', wsPort: '0', httpsPort: 'false', mqttPort: '2883' }, env)
+    expect(flags.mqtt).toMatchObject({ port: 2883, tlsPort: false, wsPort: 0 })
+    expect(flags.http).toMatchObject({ port: 8080, httpsPort: false })
   })
 
   it.each([
@@ -187,6 +206,9 @@ describe('bad values give a ConfigError naming the key', () => {
     ['flag out of range', { httpPort: '70000' }, {}, 'http.port'],
     ['environment', {}, { SITEGATE_HTTP_PORT: '80a' }, 'http.port'],
     ['environment log level', {}, { SITEGATE_LOG_LEVEL: 'loud' }, 'log.level'],
+    ['MQTTS flag', { mqttsPort: 'on' }, {}, 'mqtt.tlsPort'],
+    ['WebSocket environment', {}, { SITEGATE_WS_PORT: '-1' }, 'mqtt.wsPort'],
+    ['HTTPS flag out of range', { httpsPort: '99999' }, {}, 'http.httpsPort'],
   ])('a bad %s value names the key', (_what, flags, env, key) => {
     expect(configError(flags, env)).toContain(key)
   })

@@ -178,6 +178,7 @@ describe('knownMigrations', () => {
       '3_commands',
       '4_subscriptions',
       '5_device_groups',
+      '6_products',
     ])
   })
 

@@ -4,9 +4,12 @@ import type { FastifyInstance } from 'fastify'
 import { newCommandRow } from '../../commands/new-command.ts'
 import type { CommandService } from '../../commands/service.ts'
 import { commandView } from '../../commands/view.ts'
-import type { DeviceRegistry } from '../../devices/registry.ts'
+import { type DeviceRegistry, ONEJSON_PROTOCOL_TYPE } from '../../devices/registry.ts'
 import { PlatformError } from '../../errors.ts'
+import type { ProductCatalog } from '../../products/catalog.ts'
+import { checkCommand } from '../../products/validate.ts'
 import type { Store } from '../../store/index.ts'
+import type { DeviceRow } from '../../store/repos/devices.ts'
 import { parsePlatformTime, toPlatformTime } from '../../time.ts'
 
 const AppQuery = { appId: Type.Optional(Type.String()) }
@@ -97,9 +100,14 @@ export function numbersInQuery(query: Record<string, unknown>, names: Readonly<R
 /** Command delivery (spec §8.1–8.3, 8.5–8.7). */
 export function commandRoutes(
   app: FastifyInstance,
-  deps: { registry: DeviceRegistry; store: Store; commands: CommandService },
+  deps: { registry: DeviceRegistry; store: Store; commands: CommandService; products: ProductCatalog },
 ): void {
-  const { registry, store, commands } = deps
+  const { registry, store, commands, products } = deps
+  // OneJSON devices' productId is their OneNET pid, not a product model here.
+  const productOf = (device: DeviceRow) =>
+    device.product_id === null || device.protocol_type === ONEJSON_PROTOCOL_TYPE
+      ? undefined
+      : products.get(device.product_id)
   const config = { validationCode: '100022' as const }
 
   app.post(
@@ -107,7 +115,8 @@ export function commandRoutes(
     { schema: { body: CreateBody, querystring: Type.Object(AppQuery) }, config },
     async (request, reply) => {
       const body = request.body as Static<typeof CreateBody>
-      registry.getForApp(request.appId, body.deviceId, '100418')
+      const device = registry.getForApp(request.appId, body.deviceId, '100418')
+      checkCommand(productOf(device), body.command, { service: '100431', method: '100022', paras: '100022' })
       const row = await commands.create(
         newCommandRow(
           {
@@ -232,6 +241,11 @@ export function commandRoutes(
       const { header, body } = request.body as Static<typeof DispatchBody>
       const device = registry.getForApp(request.appId, deviceId, '100418')
       if (device.mute === 'TRUE') throw new PlatformError('100432')
+      checkCommand(
+        productOf(device),
+        { serviceId, method: header.method, paras: body ?? {} },
+        { service: '100444', method: '102203', paras: '100022' },
+      )
       // §8.7: direct dispatch, no caching — the device must be connected now.
       if (!commands.isOnline(deviceId)) throw new PlatformError('100428')
       const now = Date.now()

@@ -2,6 +2,8 @@ import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import type { DeviceRegistry } from '../../devices/registry.ts'
 import { deviceInfoOf } from '../../devices/view.ts'
+import type { ProductCatalog } from '../../products/catalog.ts'
+import { checkDesired } from '../../products/validate.ts'
 import type { DesiredStateService } from '../../shadows/desired.ts'
 import type { ShadowService } from '../../shadows/service.ts'
 import type { Store } from '../../store/index.ts'
@@ -52,9 +54,9 @@ const HistoryQuery = Type.Object({
 /** Desired state: set it (§4.8) and read its history (§5.4). */
 export function desiredRoutes(
   app: FastifyInstance,
-  deps: { registry: DeviceRegistry; store: Store; desired: DesiredStateService },
+  deps: { registry: DeviceRegistry; store: Store; desired: DesiredStateService; products: ProductCatalog },
 ): void {
-  const { registry, store, desired } = deps
+  const { registry, store, desired, products } = deps
   app.put(
     '/iocm/app/shadow/v1.5.0/devices/:deviceId',
     {
@@ -67,7 +69,8 @@ export function desiredRoutes(
     async (request, reply) => {
       const { deviceId } = request.params as Static<typeof Params>
       const { serviceDesireds } = request.body as Static<typeof DesiredBody>
-      registry.getForApp(request.appId, deviceId, '100403')
+      const device = registry.getForApp(request.appId, deviceId, '100403')
+      checkDesired(device.product_id === null ? undefined : products.get(device.product_id), serviceDesireds)
       await desired.set(request.appId, deviceId, serviceDesireds)
       return reply.status(200).send()
     },
