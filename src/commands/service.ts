@@ -274,10 +274,10 @@ export class CommandService {
     }
   }
 
-  private armTimer(row: CommandRow): void {
+  private armTimer(row: CommandRow, minDelayMs = 0): void {
     clearTimeout(this.timers.get(row.command_id))
     if (row.response_deadline === null) return
-    const delay = Math.max(0, row.response_deadline - Date.now())
+    const delay = Math.max(minDelayMs, row.response_deadline - Date.now())
     const timer = setTimeout(() => this.timedOut(row.command_id), delay)
     timer.unref()
     this.timers.set(row.command_id, timer)
@@ -288,7 +288,13 @@ export class CommandService {
     this.writer
       .execute('command.timedOut', { commandId, responseTimeoutMs: this.options.responseTimeoutMs })
       .then((outcome) => {
-        if (!outcome) return
+        if (!outcome) {
+          // Not due by the writer's clock (a timer may fire a millisecond early against the wall clock), or
+          // answered meanwhile: look again if it is still awaiting an answer.
+          const row = this.store.commands.get(commandId)
+          if (row && (row.status === 'SENT' || row.status === 'DELIVERED')) this.armTimer(row, 5)
+          return
+        }
         this.changed([outcome.row])
         if (outcome.resend) {
           this.log.info({ commandId, issuedTimes: outcome.row.issued_times }, 'no answer; command sent again')
