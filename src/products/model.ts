@@ -25,8 +25,8 @@ const Para = Type.Object({
 const Property = Type.Object({
   propertyName: Type.String({ minLength: 1, maxLength: 256 }),
   dataType: DataType,
-  // R readable, W writable (a desired value may set it), E observable (reported).
-  method: Type.String({ pattern: '^[RWE]{1,3}$' }),
+  // R readable, W writable (a desired value may set it), E observable (reported); each letter at most once.
+  method: Type.String({ pattern: '^(?!.*(.).*\\1)[RWE]{1,3}$' }),
   ...Limits,
 })
 const Command = Type.Object({
@@ -71,7 +71,10 @@ export function parseProduct(doc: unknown): { ok: true; product: Product } | { o
     const seen = new Set<string>()
     for (const [i, s] of doc.serviceCapabilities.entries()) {
       if (seen.has(s.serviceId)) {
-        return { ok: false, error: `/serviceCapabilities/${i}/serviceId: service ${s.serviceId} is defined twice` }
+        return {
+          ok: false,
+          error: `/serviceCapabilities/${i}/serviceId: service ${s.serviceId} is defined twice`,
+        }
       }
       seen.add(s.serviceId)
     }

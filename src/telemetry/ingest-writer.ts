@@ -162,7 +162,7 @@ export class IngestWriter {
     })
   }
 
-  /** A deleted device's cached shadow is dropped. */
+  /** A deleted or changed device's cached shadow and identity (app, gateway, productId) are dropped. */
   forget(deviceId: string): void {
     this.shadows.invalidate(deviceId)
     this.devices.delete(deviceId)

@@ -42,6 +42,7 @@ export class IngestService {
   /** Called after each committed batch (notifications it queued can go: the callback dispatcher's wake). */
   onBatchCommitted: () => void = () => {}
   private readonly offDeleted: () => void
+  private readonly offChanged: () => void
 
   constructor(
     private readonly workerData: IngestWorkerData,
@@ -57,6 +58,8 @@ export class IngestService {
         outcome && 'kind' in outcome && outcome.kind === 'failed' ? outcome.error : undefined,
     })
     this.offDeleted = bus.on('device.deleted', ({ deviceId }) => this.post({ type: 'forget', deviceId }))
+    // §4.4 may give the device another product model: the writer's cached productId is reloaded.
+    this.offChanged = bus.on('device.changed', ({ deviceId }) => this.post({ type: 'forget', deviceId }))
   }
 
   /** Starts the writer thread; resolves once it has opened the database. */
@@ -129,6 +132,7 @@ export class IngestService {
     await this.drain()
     this.closing = true
     this.offDeleted()
+    this.offChanged()
     await this.worker?.terminate()
   }
 
