@@ -3,7 +3,12 @@
 // for the main thread to act on (publish, timers, events).
 import { PlatformError } from '../errors.ts'
 import { notify } from '../notify/notifications.ts'
-import type { CommandRow, CommandStatus, NewCommandRow } from '../store/repos/commands.ts'
+import {
+  type CommandRow,
+  type CommandStatus,
+  FINAL_STATUSES,
+  type NewCommandRow,
+} from '../store/repos/commands.ts'
 import { Lane } from '../store/repos/outbox.ts'
 import type { OpContext } from '../store/write-ops.ts'
 import { toPlatformTime } from '../time.ts'
@@ -22,7 +27,7 @@ export interface DeviceAnswer {
   detail: Record<string, unknown> | null
 }
 
-const FINAL = new Set<CommandStatus>(['SUCCESSFUL', 'FAILED', 'TIMEOUT', 'EXPIRED', 'CANCELED'])
+const FINAL = new Set<CommandStatus>(FINAL_STATUSES)
 
 /**
  * Applies a status change: the row, the §7.12 notification owed to its callbackUrl, an outbox row for the

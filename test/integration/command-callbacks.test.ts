@@ -2,8 +2,6 @@
 // to a simulated mqtt.js device and POSTs every status change to a node:http receiver on loopback, which answers
 // as each test says (200, 500 a few times, 500 until told otherwise).
 import { writeFileSync } from 'node:fs'
-import { createServer, type IncomingHttpHeaders } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { GatewayConfig } from '../../src/config/schema.ts'
@@ -21,6 +19,11 @@ import {
 } from '../helpers/gateway.ts'
 import { waitFor } from '../helpers/mqtt.ts'
 import {
+  type Endpoint as BaseEndpoint,
+  type Hit,
+  startReceiver as startBaseReceiver,
+} from '../helpers/receiver.ts'
+import {
   type AnswerPolicy,
   answerSuccess,
   type SimulatedDevice,
@@ -34,75 +37,27 @@ interface Notification {
   result: { resultCode: string; resultDetail: Record<string, unknown> | null }
 }
 
-interface Hit {
-  method: string
-  headers: IncomingHttpHeaders
-  body: Notification
-  /** What the receiver answered. */
-  status: number
-}
-
-interface Endpoint {
-  url: string
-  hits(): Hit[]
-  /** Waits until at least n POSTs arrived; returns them all. */
-  received(n: number, timeoutMs?: number): Promise<Hit[]>
+interface Endpoint extends BaseEndpoint<Notification> {
   /** The result codes of the POSTs that were answered 2xx, in arrival order. */
   accepted(): string[]
 }
 
-/** A local HTTP receiver; each endpoint is its own URL (path) answering as its `answer` says. */
+/** The shared receiver, with the §7.12 result codes of what it accepted. */
 async function startReceiver() {
-  const hits = new Map<string, Hit[]>()
-  const answers = new Map<string, (previous: number) => number>()
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => {
-      const path = new URL(req.url ?? '/', 'http://x').pathname
-      const list = hits.get(path) ?? []
-      const status = (answers.get(path) ?? (() => 404))(list.length)
-      list.push({
-        method: req.method ?? '',
-        headers: req.headers,
-        body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Notification,
-        status,
-      })
-      hits.set(path, list)
-      res.writeHead(status).end()
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
-  const { port } = server.address() as AddressInfo
-  let n = 0
+  const base = await startBaseReceiver<Notification>('/cmd/callbackUrl')
   return {
-    port,
-    /** A fresh URL; `answer(previous)` is the status for a POST after `previous` earlier ones to it. */
-    endpoint(answer: (previous: number) => number = () => 200, userinfo = ''): Endpoint {
-      n += 1
-      const path = `/cmd/callbackUrl/${n}`
-      answers.set(path, answer)
-      const all = () => hits.get(path) ?? []
+    ...base,
+    endpoint(answer?: (previous: number) => number, userinfo?: string): Endpoint {
+      const e = base.endpoint(answer, userinfo)
       return {
-        url: `http://${userinfo}127.0.0.1:${port}${path}`,
-        hits: all,
-        received: (count, timeoutMs) =>
-          waitFor(
-            () => (all().length >= count ? all() : undefined),
-            `${count} POST(s) to ${path}`,
-            timeoutMs,
-          ),
+        ...e,
         accepted: () =>
-          all()
+          e
+            .hits()
             .filter((h) => h.status === 200)
             .map((h) => h.body.result.resultCode),
       }
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
   }
 }
 
@@ -152,7 +107,7 @@ const note = (
   resultDetail: Record<string, unknown> | null = null,
 ): Notification => ({ deviceId, commandId, result: { resultCode, resultDetail } })
 
-const bodies = (hits: Hit[]) => hits.map((h) => h.body)
+const bodies = (hits: Hit<Notification>[]) => hits.map((h) => h.body)
 
 describe('callbackUrl: every status change of a command is POSTed (§7.12)', () => {
   let gw: RunningGateway

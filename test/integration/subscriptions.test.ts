@@ -2,8 +2,6 @@
 // 7.14) over real sockets: a real gateway with two applications from its config, simulated mqtt.js devices, and a
 // node:http receiver on loopback whose endpoints answer as each test says (200, 500 a few times, 500 until told
 // otherwise). Delivery (retries, give-up, counters, restart) runs on gateways of its own.
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { GatewayConfig } from '../../src/config/schema.ts'
 import {
@@ -20,6 +18,7 @@ import {
   tempDir,
 } from '../helpers/gateway.ts'
 import { dataTopic, deviceStatus, getDevice, publishAcked, waitFor } from '../helpers/mqtt.ts'
+import { startReceiver as startBaseReceiver } from '../helpers/receiver.ts'
 import {
   type AnswerPolicy,
   answerSuccess,
@@ -49,15 +48,6 @@ const platformTime = (ms: number) =>
 /** A push notification body as received (fields checked per test). */
 type Note = Record<string, unknown> & { notifyType?: string; deviceId?: string }
 
-interface Hit {
-  body: Note
-  /** The body's top-level keys in the order they were sent. */
-  keys: string[]
-  contentType: string | undefined
-  /** What the receiver answered. */
-  status: number
-}
-
 interface Subscription {
   subscriptionId: string
   notifyType: string
@@ -73,46 +63,18 @@ interface SubscriptionPage {
   subscriptions: Subscription[]
 }
 
-/** A local HTTP receiver; each endpoint is its own URL (path) answering as its `answer` says. */
+/** The shared receiver, with the notifications it accepted and a wait for those about a device. */
 async function startReceiver() {
-  const hits = new Map<string, Hit[]>()
-  const answers = new Map<string, (previous: number) => number>()
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => {
-      const path = new URL(req.url ?? '/', 'http://x').pathname
-      const list = hits.get(path) ?? []
-      const status = (answers.get(path) ?? (() => 404))(list.length)
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Note
-      list.push({ body, keys: Object.keys(body), contentType: req.headers['content-type'], status })
-      hits.set(path, list)
-      res.writeHead(status).end()
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
-  const { port } = server.address() as AddressInfo
-  let n = 0
+  const base = await startBaseReceiver<Note>('/push')
   return {
-    /** A fresh URL; `answer(previous)` is the status for a POST after `previous` earlier ones to it. */
-    endpoint(answer: (previous: number) => number = () => 200) {
-      n += 1
-      const path = `/push/${n}`
-      answers.set(path, answer)
-      const all = () => hits.get(path) ?? []
-      const accepted = () => all().filter((h) => h.status >= 200 && h.status < 300)
+    ...base,
+    endpoint(answer?: (previous: number) => number) {
+      const e = base.endpoint(answer)
+      const accepted = () => e.hits().filter((h) => h.status >= 200 && h.status < 300)
       return {
-        url: `http://127.0.0.1:${port}${path}`,
-        hits: all,
+        ...e,
         /** Bodies answered 2xx, in arrival order. */
         accepted: () => accepted().map((h) => h.body),
-        /** Waits until at least n POSTs arrived; returns them all. */
-        received: (count: number, timeoutMs?: number) =>
-          waitFor(
-            () => (all().length >= count ? all() : undefined),
-            `${count} POST(s) to ${path}`,
-            timeoutMs,
-          ),
         /** Waits until at least n POSTs about `deviceId` were accepted; returns those. */
         about: (deviceId: string, count: number, timeoutMs?: number) =>
           waitFor(
@@ -120,16 +82,11 @@ async function startReceiver() {
               const mine = accepted().filter((h) => aboutDevice(h.body) === deviceId)
               return mine.length >= count ? mine : undefined
             },
-            `${count} notification(s) about ${deviceId} at ${path}`,
+            `${count} notification(s) about ${deviceId} at ${e.url}`,
             timeoutMs,
           ),
       }
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
   }
 }
 
