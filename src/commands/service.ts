@@ -20,6 +20,23 @@ export interface CommandTransport {
   publishToDevice(deviceId: string, topic: string, payload: string): Promise<boolean>
 }
 
+/**
+ * A way to reach devices that are not MQTT sessions of the platform or OneJSON protocols (cameras, serial
+ * instruments, …). A driver that owns a device carries out its SENT commands and reports back through
+ * `CommandService.delivered` and `CommandService.answer`; it calls `deviceListening` when the device becomes
+ * reachable and `deviceGone` when it stops being so, exactly as the broker does for MQTT sessions.
+ */
+export interface DeviceDriver {
+  /** A short name for logs. */
+  readonly name: string
+  /** Whether this driver carries the commands of this device. */
+  owns(deviceId: string): boolean
+  /** Whether the device can take a command now. */
+  isReachable(deviceId: string): boolean
+  /** Carries out a command the ledger has just marked SENT (its `mid` is set). Must not throw. */
+  deliver(row: CommandRow): void
+}
+
 export interface CommandOptions {
   /** No answer within this time: retransmit (maxRetransmit) or TIMEOUT. */
   responseTimeoutMs: number
@@ -47,6 +64,7 @@ export class CommandService {
   private expiryTimer: NodeJS.Timeout | undefined
   private expiryAt: number | undefined
   private stopped = false
+  private readonly drivers: DeviceDriver[] = []
   /** Told when callback deliveries were queued (the callback dispatcher's wake). */
   onCallbacksQueued: () => void = () => {}
 
@@ -75,8 +93,19 @@ export class CommandService {
     clearTimeout(this.expiryTimer)
   }
 
-  /** Whether the device has an MQTT session now (commands can reach it). */
+  /** Adds a driver for devices the broker does not carry (checked before the broker, in the order added). */
+  registerDriver(driver: DeviceDriver): void {
+    this.drivers.push(driver)
+  }
+
+  private driverOf(deviceId: string): DeviceDriver | undefined {
+    return this.drivers.find((d) => d.owns(deviceId))
+  }
+
+  /** Whether commands can reach the device now (an MQTT session, or its driver says so). */
   isOnline(deviceId: string): boolean {
+    const driver = this.driverOf(deviceId)
+    if (driver) return driver.isReachable(deviceId)
     return this.transport.deviceSession(deviceId) !== undefined
   }
 
@@ -169,13 +198,15 @@ export class CommandService {
   /** A device acknowledged (PUBACK) a command the gateway published: DELIVERED. */
   deviceAcked(session: DeviceSession, payload: Buffer): void {
     const mid = midOfDownlink(session, payload)
-    if (mid === undefined) return
+    if (mid !== undefined) this.delivered(session.deviceId, mid)
+  }
+
+  /** A driver's device took a command (the driver's equivalent of a PUBACK): DELIVERED. */
+  delivered(deviceId: string, mid: number): void {
     this.writer
-      .execute('command.delivered', { deviceId: session.deviceId, mid })
+      .execute('command.delivered', { deviceId, mid })
       .then((row) => row && this.changed([row]))
-      .catch((err: unknown) =>
-        this.log.error({ err, deviceId: session.deviceId, mid }, 'recording delivery failed'),
-      )
+      .catch((err: unknown) => this.log.error({ err, deviceId, mid }, 'recording delivery failed'))
   }
 
   /** A device's answer was committed (by the ingest writer, or `answer` below); `row` is what it settled. */
@@ -191,7 +222,7 @@ export class CommandService {
   }
 
   private async sendImmediate(row: CommandRow): Promise<CommandRow> {
-    const online = this.transport.deviceSession(row.device_id) !== undefined
+    const online = this.isOnline(row.device_id)
     const sent = await this.writer.execute('command.sendImmediate', {
       commandId: row.command_id,
       online,
@@ -204,7 +235,7 @@ export class CommandService {
 
   /** Sends the device's next queued command if it is online and none is awaiting an answer. */
   private kick(deviceId: string): void {
-    if (this.stopped || !this.transport.deviceSession(deviceId)) return
+    if (this.stopped || !this.isOnline(deviceId)) return
     const picking = this.picking.get(deviceId)
     if (picking) {
       picking.again = true
@@ -227,6 +258,20 @@ export class CommandService {
 
   private publish(row: CommandRow): void {
     this.armTimer(row)
+    const driver = this.driverOf(row.device_id)
+    if (driver) {
+      if (!driver.isReachable(row.device_id)) {
+        this.resendOnConnect.add(row.command_id)
+        return
+      }
+      this.resendOnConnect.delete(row.command_id)
+      try {
+        driver.deliver(row)
+      } catch (err) {
+        this.log.error({ err, commandId: row.command_id, driver: driver.name }, 'driver failed to deliver')
+      }
+      return
+    }
     const session = this.transport.deviceSession(row.device_id)
     // Gone offline since the ledger said SENT: it goes when the device is back (or the timer ends it first).
     if (!session) {
