@@ -19,6 +19,8 @@ export interface GatewayEvents {
   'device.reported': { deviceId: string; services: ReportedService[] }
   /** A command was created or changed status (spec §2.8 statuses). */
   'command.status': { command: CommandRow }
+  /** The upstream link went up or down, or rows were dropped by a quota (sync/service.ts status). */
+  'sync.status': { connected: boolean; reason: string }
 }
 
 export type GatewayEventName = keyof GatewayEvents

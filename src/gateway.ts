@@ -20,6 +20,7 @@ import { DesiredStateService } from './shadows/desired.ts'
 import { ShadowService } from './shadows/service.ts'
 import { openDatabase } from './store/db.ts'
 import { createStore, type Store } from './store/index.ts'
+import { SyncService } from './sync/service.ts'
 import { IngestService } from './telemetry/ingest.ts'
 import { resolveTls, type TlsMaterial } from './tls/certificate.ts'
 
@@ -40,6 +41,7 @@ export interface Gateway {
   readonly ingest: IngestService
   readonly commands: CommandService
   readonly broker: Broker
+  readonly sync: SyncService
   readonly api: FastifyInstance
   /** The certificate of the MQTTS and HTTPS listeners; undefined when both are disabled. */
   readonly tls: TlsMaterial | undefined
@@ -124,9 +126,25 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     },
   )
   commands.onCallbacksQueued = () => callbackDispatcher.wake()
+  const sync = new SyncService({
+    config: config.upstream,
+    commandLimits: {
+      pendingLimit: config.commands.pendingLimit,
+      desiredMaxRetransmit: config.commands.desiredMaxRetransmit,
+    },
+    store,
+    writer: ingest,
+    commands,
+    products,
+    bus,
+    log: log.child({ part: 'sync' }),
+  })
   // Push notifications (§7) are queued in the transactions of the facts they announce: after a writer batch,
-  // and after the registry's own writes (which emit these events once committed).
-  ingest.onBatchCommitted = () => callbackDispatcher.wake()
+  // and after the registry's own writes (which emit these events once committed). Outbox rows likewise.
+  ingest.onBatchCommitted = () => {
+    callbackDispatcher.wake()
+    sync.wake()
+  }
   for (const event of ['device.added', 'device.deleted', 'device.status'] as const) {
     bus.on(event, () => callbackDispatcher.wake())
   }
@@ -140,6 +158,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     products,
     ingest,
     desired,
+    sync,
     syncCallTimeoutMs: config.commands.syncCallTimeoutMs,
     bodyLimitBytes: config.http.bodyLimitBytes,
     // One limit for HTTP and HTTPS: the same application calling through both counts once.
@@ -164,6 +183,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     ingest,
     commands,
     broker,
+    sync,
     api,
     tls,
     listeners: [],
@@ -174,6 +194,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
       await ingest.start()
       commands.start()
       callbackDispatcher.start()
+      sync.start()
       const listeners: Listener[] = [...(await broker.start())]
       if (config.http.port !== false) {
         await api.listen({ host: config.host, port: config.http.port })
@@ -196,6 +217,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
         // No new connections; queued messages are committed and acknowledged before clients are disconnected.
         await broker.stop(() => ingest.drain())
         commands.stop()
+        await sync.stop()
         await callbackDispatcher.stop()
         await ingest.close()
         await Promise.all([api.close(), httpsApi?.close()])

@@ -12,6 +12,7 @@ import type { ProductCatalog } from '../products/catalog.ts'
 import type { DesiredStateService } from '../shadows/desired.ts'
 import type { ShadowService } from '../shadows/service.ts'
 import type { Store } from '../store/index.ts'
+import type { SyncService } from '../sync/service.ts'
 import { authenticateRequest } from './auth.ts'
 import { installErrorHandling } from './errors.ts'
 import { batchTaskRoutes } from './routes/batch-tasks.ts'
@@ -25,6 +26,7 @@ import { rpcRoutes } from './routes/rpc.ts'
 import { securityRoutes } from './routes/security.ts'
 import { desiredRoutes, shadowRoutes } from './routes/shadows.ts'
 import { subscriptionRoutes } from './routes/subscriptions.ts'
+import { syncRoutes } from './routes/sync.ts'
 import type { AppThrottle } from './throttle.ts'
 
 export interface ApiDeps {
@@ -38,6 +40,7 @@ export interface ApiDeps {
   /** Runs named write operations in the writer thread. */
   ingest: LedgerWriter
   desired: DesiredStateService
+  sync: SyncService
   /** Synchronous remote calls wait at most this long. */
   syncCallTimeoutMs: number
   bodyLimitBytes: number
@@ -116,6 +119,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   productRoutes(app, deps)
   oneJsonRoutes(app, deps)
   rpcRoutes(app, deps)
+  syncRoutes(app, deps)
 
   app.get('/openapi.json', { config: { auth: false }, schema: { hide: true } }, async () => app.swagger())
 

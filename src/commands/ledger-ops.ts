@@ -29,6 +29,9 @@ export interface DeviceAnswer {
 
 const FINAL = new Set<CommandStatus>(FINAL_STATUSES)
 
+const cloudRefOf = (row: CommandRow): unknown =>
+  (JSON.parse(row.extra_json ?? '{}') as { cloudRef?: unknown }).cloudRef
+
 /**
  * Applies a status change: the row, the §7.12 notification owed to its callbackUrl, an outbox row for the
  * cloud when the command ended, and the desired-state bookkeeping of desired commands.
@@ -61,7 +64,15 @@ export function transition(
       Lane.commandResult,
       'command.result',
       updated.device_id,
-      JSON.stringify({ commandId: updated.command_id, origin: updated.origin, status, result }),
+      JSON.stringify({
+        commandId: updated.command_id,
+        origin: updated.origin,
+        serviceId: updated.service_id,
+        status,
+        result,
+        // A command the cloud asked for is answered to that request (sync/records.ts).
+        ...(updated.origin === 'cloud' ? { cloudRef: cloudRefOf(updated) } : {}),
+      }),
       now,
     )
   }

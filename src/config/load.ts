@@ -120,6 +120,7 @@ export function validateConfig(candidate: unknown): Readonly<GatewayConfig> {
       `invalid config: tls.${missing}: needed with tls.${given} (give both, or neither for a self-signed certificate)`,
     )
   }
+  checkUpstream(config.upstream)
   const ids = new Set<string>()
   for (const [i, app] of config.apps.entries()) {
     if (ids.has(app.appId))
@@ -127,6 +128,24 @@ export function validateConfig(candidate: unknown): Readonly<GatewayConfig> {
     ids.add(app.appId)
   }
   return deepFreeze(config)
+}
+
+/** With `upstream.url` set, the gateway's identity on the cloud must be complete for its profile. */
+function checkUpstream(upstream: GatewayConfig['upstream']): void {
+  if (upstream.url === undefined) return
+  const needed = upstream.profile === 'onejson' ? ['deviceId', 'secret', 'productId'] : ['deviceId', 'secret']
+  for (const key of needed) {
+    if (upstream[key as 'deviceId'] === undefined)
+      throw new ConfigError(
+        `invalid config: upstream.${key}: needed with upstream.url for the ${upstream.profile} profile`,
+      )
+  }
+  if ((upstream.cert === undefined) !== (upstream.key === undefined))
+    throw new ConfigError('invalid config: upstream.cert and upstream.key: give both, or neither')
+  if (upstream.maxBackoffMs < upstream.initialBackoffMs)
+    throw new ConfigError(
+      'invalid config: upstream.maxBackoffMs: must not be below upstream.initialBackoffMs',
+    )
 }
 
 function deepFreeze<T>(value: T): Readonly<T> {

@@ -17,6 +17,68 @@ const AppConfig = Type.Object(
   { additionalProperties: false },
 )
 
+// A lane's own limits (issue 5): rows beyond them are dropped oldest first, where the lane may drop at all.
+const LaneQuota = Type.Object(
+  {
+    maxBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+    maxAgeSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+)
+
+// Upstream sync to the cloud platform (issue 5, README "Upstream sync"); off while `url` is unset.
+const UpstreamConfig = Type.Object(
+  {
+    url: Type.Optional(
+      Type.String({ pattern: '^mqtts?://', description: 'mqtt://host:port or mqtts://host:port' }),
+    ),
+    // platform: the gateway is a platform device (device-mqtt.md Part A); onejson: a OneNET device (Part B).
+    profile: Type.Union([Type.Literal('platform'), Type.Literal('onejson')], {
+      description: 'platform or onejson',
+    }),
+    // The gateway's identity on the cloud: its platform deviceId (connecting by deviceId, A.3) or, for the
+    // onejson profile, its device name; and the secret (platform) or the device key (onejson, base64).
+    deviceId: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    secret: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    // onejson profile: the product id (pid) the gateway device belongs to.
+    productId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    // PEM files: the CA to trust, and a client certificate and key when the broker asks for one.
+    ca: Type.Optional(Type.String({ minLength: 1 })),
+    cert: Type.Optional(Type.String({ minLength: 1 })),
+    key: Type.Optional(Type.String({ minLength: 1 })),
+    keepaliveSeconds: Type.Integer({ minimum: 5, maximum: 3600 }),
+    // Deflate the records of a message when the profile can carry a binary payload.
+    compress: Type.Boolean(),
+    // Raw (uncompressed) JSON bytes of records per MQTT message.
+    maxMessageBytes: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024 }),
+    // Messages published and not yet acknowledged at once.
+    inflightMessages: Type.Integer({ minimum: 1, maximum: 1024 }),
+    // A message unacknowledged this long while connected: the link is deemed dead and is re-made (watchdog).
+    ackTimeoutMs: Type.Integer({ minimum: 1000, maximum: 600_000 }),
+    // Reconnect backoff: first wait, doubled after each failed attempt, with jitter, capped at maxBackoffMs.
+    initialBackoffMs: Type.Integer({ minimum: 10, maximum: 60_000 }),
+    maxBackoffMs: Type.Integer({ minimum: 100, maximum: 30_000 }),
+    quota: Type.Object(
+      {
+        // Every lane together.
+        maxBytes: Type.Integer({ minimum: 0 }),
+        maxAgeSeconds: Type.Integer({ minimum: 1 }),
+        lanes: Type.Object(
+          {
+            telemetry: Type.Optional(LaneQuota),
+            snapshot: Type.Optional(LaneQuota),
+          },
+          { additionalProperties: false },
+        ),
+        // How often the quotas are checked.
+        checkIntervalMs: Type.Integer({ minimum: 100, maximum: 3_600_000 }),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+)
+
 export const ConfigSchema = Type.Object(
   {
     dataDir: Type.String({ minLength: 1 }),
@@ -107,6 +169,7 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false },
     ),
     apps: Type.Array(AppConfig),
+    upstream: UpstreamConfig,
     shutdownTimeoutMs: Type.Integer({ minimum: 100, maximum: 60000 }),
   },
   { additionalProperties: false },
@@ -146,6 +209,18 @@ export function defaultConfig(): GatewayConfig {
     },
     callbacks: { maxAttempts: 8, timeoutMs: 5000, initialBackoffMs: 1000 },
     apps: [],
+    upstream: {
+      profile: 'platform',
+      keepaliveSeconds: 60,
+      compress: true,
+      maxMessageBytes: 256 * 1024,
+      inflightMessages: 8,
+      ackTimeoutMs: 30_000,
+      initialBackoffMs: 1000,
+      maxBackoffMs: 30_000,
+      // 14 days and 2 GiB in all lanes together (issue 5).
+      quota: { maxBytes: 2 * 1024 ** 3, maxAgeSeconds: 14 * 86_400, lanes: {}, checkIntervalMs: 10_000 },
+    },
     shutdownTimeoutMs: 4000,
   }
 }

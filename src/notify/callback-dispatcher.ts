@@ -342,7 +342,7 @@ function describeFetchError(err: unknown, timeoutMs: number): string {
 }
 
 /** The URL without a password in its userinfo (callback URLs end up in the logs). */
-function redact(url: string): string {
+export function redact(url: string): string {
   if (!URL.canParse(url)) return url
   const parsed = new URL(url)
   if (parsed.password === '') return url

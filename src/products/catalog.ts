@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { ONEJSON_PROTOCOL_TYPE } from '../devices/protocols.ts'
 import type { Logger } from '../logger.ts'
 import type { Store } from '../store/index.ts'
+import type { DeviceRow } from '../store/repos/devices.ts'
 import { type Product, parseProduct } from './model.ts'
 
 /**
@@ -47,6 +49,13 @@ export class ProductCatalog {
   put(product: Product, source: 'file' | 'admin'): void {
     this.store.products.upsert(product.productId, JSON.stringify(product), source, Date.now())
     this.cache.set(product.productId, product)
+  }
+
+  /** The model a device is validated against: none without a product, none for OneJSON devices (their
+   * productId is their OneNET pid, not a product model here). */
+  modelOf(device: Pick<DeviceRow, 'product_id' | 'protocol_type'>): Product | undefined {
+    if (device.product_id === null || device.protocol_type === ONEJSON_PROTOCOL_TYPE) return undefined
+    return this.get(device.product_id)
   }
 
   get(productId: string): Product | undefined {

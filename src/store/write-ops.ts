@@ -17,6 +17,7 @@ import {
 } from '../commands/ledger-ops.ts'
 import type { AttemptOutcome } from '../notify/callback-dispatcher.ts'
 import { setDesired } from '../shadows/desired-ops.ts'
+import { acceptCloudRequest, ackOutbox, enforceQuota, replyToCloud } from '../sync/sync-ops.ts'
 import type { ReportedShadows } from '../telemetry/reported-shadows.ts'
 import type { Store } from './index.ts'
 
@@ -59,6 +60,10 @@ export const WRITE_OPS = {
   'batch.create': createBatchTask,
   'shadow.setDesired': setDesired,
   'callback.record': recordCallbackAttempt,
+  'outbox.ack': ackOutbox,
+  'outbox.enforceQuota': enforceQuota,
+  'sync.reply': replyToCloud,
+  'sync.acceptCloudRequest': acceptCloudRequest,
 } as const
 
 export type OpName = keyof typeof WRITE_OPS

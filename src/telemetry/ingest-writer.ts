@@ -277,13 +277,14 @@ export class IngestWriter {
   }
 
   private writeDevice(deviceId: string, device: DeviceBatch, now: number): void {
+    const body = `[${device.texts.join(',')}]`
     const chunkId = this.store.telemetry.insert({
       deviceId,
       firstEvent: device.firstEvent,
       lastEvent: device.lastEvent,
       receivedAt: now,
       records: device.records,
-      body: `[${device.texts.join(',')}]`,
+      body,
     })
     // The telemetry outbox row is the unit of upstream delivery and idempotency; it points at the chunk
     // rather than copying it. Per-device order holds because batches commit in sequence.
@@ -293,16 +294,12 @@ export class IngestWriter {
       deviceId,
       `{"chunkId":${chunkId},"records":${device.records}}`,
       now,
+      body.length,
     )
     const services = [...device.services].map((serviceId) => this.shadows.persist(deviceId, serviceId, now))
     this.store.devices.bumpShadowVersion(deviceId, device.messages, now)
-    this.store.outbox.append(
-      Lane.shadow,
-      'shadow.reported',
-      deviceId,
-      JSON.stringify({ deviceId, services }),
-      now,
-    )
+    // Compacted with the device's shadow update still waiting to go (issue 5: the latest state, once).
+    this.store.outbox.appendShadow(deviceId, services, now)
   }
 }
 

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { newCommandRow } from '../../commands/new-command.ts'
 import type { CommandService } from '../../commands/service.ts'
 import { commandView } from '../../commands/view.ts'
-import { type DeviceRegistry, ONEJSON_PROTOCOL_TYPE } from '../../devices/registry.ts'
+import type { DeviceRegistry } from '../../devices/registry.ts'
 import { PlatformError } from '../../errors.ts'
 import type { ProductCatalog } from '../../products/catalog.ts'
 import { checkCommand } from '../../products/validate.ts'
@@ -103,11 +103,7 @@ export function commandRoutes(
   deps: { registry: DeviceRegistry; store: Store; commands: CommandService; products: ProductCatalog },
 ): void {
   const { registry, store, commands, products } = deps
-  // OneJSON devices' productId is their OneNET pid, not a product model here.
-  const productOf = (device: DeviceRow) =>
-    device.product_id === null || device.protocol_type === ONEJSON_PROTOCOL_TYPE
-      ? undefined
-      : products.get(device.product_id)
+  const productOf = (device: DeviceRow) => products.modelOf(device)
   const config = { validationCode: '100022' as const }
 
   app.post(

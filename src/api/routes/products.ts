@@ -1,6 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import { type DeviceRegistry, ONEJSON_PROTOCOL_TYPE } from '../../devices/registry.ts'
+import type { DeviceRegistry } from '../../devices/registry.ts'
 import { PlatformError } from '../../errors.ts'
 import type { ProductCatalog } from '../../products/catalog.ts'
 import { parseProduct } from '../../products/model.ts'
@@ -40,10 +40,7 @@ export function productRoutes(
       const devices = devicesOfQuery(registry, store, request.appId, q, '100403')
       return {
         deviceCapabilities: devices.map((d) => {
-          const product =
-            d.product_id === null || d.protocol_type === ONEJSON_PROTOCOL_TYPE
-              ? undefined
-              : products.get(d.product_id)
+          const product = products.modelOf(d)
           // Without a product model nothing is declared: the device may report any service.
           return { deviceId: d.device_id, serviceCapabilities: product?.serviceCapabilities ?? [] }
         }),

@@ -1,6 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import { type DeviceRegistry, ONEJSON_PROTOCOL_TYPE } from '../../devices/registry.ts'
+import type { DeviceRegistry } from '../../devices/registry.ts'
 import { deviceInfoOf } from '../../devices/view.ts'
 import type { ProductCatalog } from '../../products/catalog.ts'
 import { checkDesired } from '../../products/validate.ts'
@@ -70,12 +70,7 @@ export function desiredRoutes(
       const { deviceId } = request.params as Static<typeof Params>
       const { serviceDesireds } = request.body as Static<typeof DesiredBody>
       const device = registry.getForApp(request.appId, deviceId, '100403')
-      // A OneJSON device's productId is its OneNET pid, not a product model.
-      const product =
-        device.product_id === null || device.protocol_type === ONEJSON_PROTOCOL_TYPE
-          ? undefined
-          : products.get(device.product_id)
-      checkDesired(product, serviceDesireds)
+      checkDesired(products.modelOf(device), serviceDesireds)
       await desired.set(request.appId, deviceId, serviceDesireds)
       return reply.status(200).send()
     },

@@ -19,7 +19,8 @@ export const FINAL_STATUSES: readonly CommandStatus[] = [
   'CANCELED',
 ]
 
-export type CommandOrigin = 'ledger' | 'direct' | 'desired' | 'rpc' | 'invoke'
+// cloud: asked for by the cloud platform through the upstream link (sync/cloud-requests.ts).
+export type CommandOrigin = 'ledger' | 'direct' | 'desired' | 'rpc' | 'invoke' | 'cloud'
 export type CommandDelivery = 'queued' | 'immediate'
 
 export interface CommandRow {

@@ -4,6 +4,14 @@ import type { Database } from 'better-sqlite3'
 // Lanes in priority order (issue: safety events > command results > shadow updates > telemetry > snapshots).
 export const Lane = { safety: 0, commandResult: 1, shadow: 2, telemetry: 3, snapshot: 4 } as const
 export type LaneNumber = (typeof Lane)[keyof typeof Lane]
+export const LANES: readonly LaneNumber[] = [0, 1, 2, 3, 4]
+export const LANE_NAMES: Record<LaneNumber, string> = {
+  0: 'safety',
+  1: 'commandResult',
+  2: 'shadow',
+  3: 'telemetry',
+  4: 'snapshot',
+}
 
 export interface OutboxRow {
   seq: number
@@ -13,11 +21,32 @@ export interface OutboxRow {
   idem_key: string
   created_at: number
   payload: string
+  bytes: number
+}
+
+/** A row as the sync engine reads it: a telemetry row comes with the history chunk it points at. */
+export interface OutboxReadRow extends OutboxRow {
+  /** The chunk's JSON array of deviceReq messages; null for other kinds, or when the chunk is gone. */
+  chunk: string | null
+}
+
+export interface LaneTotals {
+  records: number
+  bytes: number
+}
+
+export interface LaneDrops extends LaneTotals {
+  lastAt: number | null
+}
+
+/** One shadow service state as the shadow outbox row carries it (telemetry/reported-shadows.ts). */
+interface ShadowServiceState {
+  serviceId: string
 }
 
 /**
  * The transactional outbox. Callers append inside the same transaction as the change the row describes;
- * only the sync engine reads and deletes rows.
+ * only the sync engine reads and deletes rows. Per-lane totals are kept by triggers (migration 007).
  */
 export class OutboxRepo {
   private readonly stmts
@@ -25,28 +54,109 @@ export class OutboxRepo {
   constructor(db: Database) {
     this.stmts = {
       append: db.prepare(
-        'INSERT INTO outbox (lane, kind, device_id, idem_key, created_at, payload) VALUES (?, ?, ?, ?, ?, ?)',
+        'INSERT INTO outbox (lane, kind, device_id, idem_key, created_at, payload, bytes) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
       head: db.prepare('SELECT * FROM outbox WHERE lane = ? ORDER BY seq LIMIT ?'),
+      readAfter: db.prepare(
+        `SELECT o.*, CASE WHEN o.kind = 'telemetry' THEN
+           (SELECT c.body FROM telemetry_chunk c WHERE c.id = json_extract(o.payload, '$.chunkId')) END AS chunk
+         FROM outbox o WHERE o.lane = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`,
+      ),
+      readBefore: db.prepare(
+        'SELECT o.*, NULL AS chunk FROM outbox o WHERE o.lane = ? AND o.seq < ? ORDER BY o.seq DESC LIMIT ?',
+      ),
       delete: db.prepare('DELETE FROM outbox WHERE seq = ?'),
+      pendingShadow: db.prepare(
+        'SELECT seq, payload FROM outbox WHERE lane = 2 AND device_id = ? ORDER BY seq DESC LIMIT 1',
+      ),
       countByLane: db.prepare('SELECT lane, count(*) AS n FROM outbox GROUP BY lane'),
       count: db.prepare('SELECT count(*) FROM outbox').pluck(),
+      totals: db.prepare('SELECT lane, records, bytes FROM outbox_lane_totals'),
+      oldest: db.prepare('SELECT created_at FROM outbox WHERE lane = ? ORDER BY seq LIMIT 1').pluck(),
+      drops: db.prepare('SELECT lane, records, bytes, last_at FROM outbox_drops'),
+      countDrop: db.prepare(
+        'UPDATE outbox_drops SET records = records + ?, bytes = bytes + ?, last_at = ? WHERE lane = ?',
+      ),
+      oldestOfLane: db.prepare(
+        'SELECT seq, bytes, created_at FROM outbox WHERE lane = ? ORDER BY seq LIMIT ?',
+      ),
+      maxSeq: db.prepare('SELECT coalesce(max(seq), 0) FROM outbox').pluck(),
     }
   }
 
-  /** Appends a row with a fresh idempotency key and returns the key. */
-  append(lane: LaneNumber, kind: string, deviceId: string | null, payload: string, at: number): string {
+  /**
+   * Appends a row with a fresh idempotency key and returns the key. `extraBytes`: what the row stands for
+   * beyond its payload (the history chunk a telemetry row points at), counted against the lane's quota.
+   */
+  append(
+    lane: LaneNumber,
+    kind: string,
+    deviceId: string | null,
+    payload: string,
+    at: number,
+    extraBytes = 0,
+  ): string {
     const key = randomUUID()
-    this.stmts.append.run(lane, kind, deviceId, key, at, payload)
+    this.stmts.append.run(lane, kind, deviceId, key, at, payload, payload.length + extraBytes)
     return key
+  }
+
+  /**
+   * Appends a device's reported-shadow update, collapsing it with the device's update still waiting to go
+   * (compaction, issue 5): the pending row is replaced by one holding every service it held, each at its
+   * latest state. A row already on the wire may be the one replaced; its acknowledgement then deletes
+   * nothing and the new row carries the same state again, so nothing is lost.
+   */
+  appendShadow(deviceId: string, services: readonly ShadowServiceState[], at: number): string {
+    const pending = this.stmts.pendingShadow.get(deviceId) as { seq: number; payload: string } | undefined
+    let merged = services
+    if (pending) {
+      const earlier = (JSON.parse(pending.payload) as { services: ShadowServiceState[] }).services
+      const fresh = new Set(services.map((s) => s.serviceId))
+      merged = [...earlier.filter((s) => !fresh.has(s.serviceId)), ...services]
+      this.stmts.delete.run(pending.seq)
+    }
+    return this.append(
+      Lane.shadow,
+      'shadow.reported',
+      deviceId,
+      JSON.stringify({ deviceId, services: merged }),
+      at,
+    )
   }
 
   head(lane: LaneNumber, limit: number): OutboxRow[] {
     return this.stmts.head.all(lane, limit) as OutboxRow[]
   }
 
+  /** Rows of a lane after `afterSeq`, in order, each telemetry row with its chunk. */
+  readAfter(lane: LaneNumber, afterSeq: number, limit: number): OutboxReadRow[] {
+    return this.stmts.readAfter.all(lane, afterSeq, limit) as OutboxReadRow[]
+  }
+
+  /** Rows of a lane before `beforeSeq`, newest first (snapshot images go newest first, issue 6). */
+  readBefore(lane: LaneNumber, beforeSeq: number, limit: number): OutboxReadRow[] {
+    return this.stmts.readBefore.all(lane, beforeSeq, limit) as OutboxReadRow[]
+  }
+
   delete(seq: number): void {
     this.stmts.delete.run(seq)
+  }
+
+  /** Deletes acknowledged rows; returns how many still existed. */
+  deleteMany(seqs: readonly number[]): number {
+    let deleted = 0
+    for (const seq of seqs) deleted += this.stmts.delete.run(seq).changes
+    return deleted
+  }
+
+  /** The oldest rows of a lane (for quota enforcement). */
+  oldestOf(lane: LaneNumber, limit: number): { seq: number; bytes: number; created_at: number }[] {
+    return this.stmts.oldestOfLane.all(lane, limit) as { seq: number; bytes: number; created_at: number }[]
+  }
+
+  countDrop(lane: LaneNumber, records: number, bytes: number, at: number): void {
+    this.stmts.countDrop.run(records, bytes, at, lane)
   }
 
   countByLane(): Record<number, number> {
@@ -58,4 +168,40 @@ export class OutboxRepo {
   count(): number {
     return this.stmts.count.get() as number
   }
+
+  /** Records and bytes waiting per lane (trigger-kept totals: no scan). */
+  totals(): Record<LaneNumber, LaneTotals> {
+    const out = emptyPerLane<LaneTotals>(() => ({ records: 0, bytes: 0 }))
+    for (const r of this.stmts.totals.all() as ({ lane: LaneNumber } & LaneTotals)[]) {
+      out[r.lane] = { records: r.records, bytes: r.bytes }
+    }
+    return out
+  }
+
+  /** When the oldest waiting row of the lane was written (epoch ms), or null when the lane is empty. */
+  oldestAt(lane: LaneNumber): number | null {
+    return (this.stmts.oldest.get(lane) as number | undefined) ?? null
+  }
+
+  drops(): Record<LaneNumber, LaneDrops> {
+    const out = emptyPerLane<LaneDrops>(() => ({ records: 0, bytes: 0, lastAt: null }))
+    for (const r of this.stmts.drops.all() as {
+      lane: LaneNumber
+      records: number
+      bytes: number
+      last_at: number | null
+    }[]) {
+      out[r.lane] = { records: r.records, bytes: r.bytes, lastAt: r.last_at }
+    }
+    return out
+  }
+
+  /** The highest sequence number written so far (0 when the outbox is empty). */
+  maxSeq(): number {
+    return this.stmts.maxSeq.get() as number
+  }
+}
+
+function emptyPerLane<T>(make: () => T): Record<LaneNumber, T> {
+  return { 0: make(), 1: make(), 2: make(), 3: make(), 4: make() }
 }
