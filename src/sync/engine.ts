@@ -289,7 +289,12 @@ export class DrainEngine {
       if (generation !== this.generation) return
       message.sentAt = Date.now()
       const wire = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength
+      this.log.debug(
+        { id: message.id, rows: message.seqs.length, records: message.records, wire },
+        'publishing',
+      )
       client.publish(message.topic, payload, { qos: 1 }, (err) => {
+        this.log.debug({ id: message.id, err: err?.message }, 'publish acknowledged')
         if (err || generation !== this.generation) return
         this.totals.messages += 1
         this.totals.wireBytes += wire

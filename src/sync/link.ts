@@ -56,6 +56,7 @@ export class UpstreamLink {
   restart(reason: string): void {
     if (this.stopped) return
     this.log.warn({ reason }, 'upstream connection restarted')
+    this.lastError = reason
     this.dropClient(reason)
     this.scheduleReconnect()
   }

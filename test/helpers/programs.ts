@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process'
 /** Debian packages that provide the programs test suites drive (kept in step with .ci/run). */
 const PACKAGE_OF: Record<string, string> = {
   mosquitto_pub: 'mosquitto-clients',
+  mosquitto: 'mosquitto',
   openssl: 'openssl',
 }
 
