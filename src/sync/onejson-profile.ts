@@ -65,7 +65,7 @@ export class OneJsonProfile implements UpstreamProfile {
     const topic = `${invokeTopic(this.pid, this.deviceName, identifier)}_reply`
     const body = reply.success
       ? { id: reply.ref.id, code: 200, msg: 'success', data: reply.body }
-      : { id: reply.ref.id, code: 500, msg: String(reply.body.error ?? 'failed'), data: reply.body }
+      : { id: reply.ref.id, code: 500, msg: String(reply.body.error_desc ?? 'failed'), data: reply.body }
     return { topic, payload: JSON.stringify(body) }
   }
 
