@@ -10,6 +10,7 @@ import type { Store } from '../store/index.ts'
 import { LANES, type LaneNumber, type OutboxReadRow } from '../store/repos/outbox.ts'
 import type { CloudReply, UpstreamProfile } from './profile.ts'
 import { contentOf, type RowContent, type SnapshotReader } from './records.ts'
+import type { OutboxRun } from './sync-ops.ts'
 
 const deflateAsync = promisify(deflate)
 
@@ -33,7 +34,9 @@ interface Buffered {
 
 interface Outgoing {
   id: number
-  seqs: number[]
+  /** The rows carried, as one run of sequence numbers per lane (rows of a lane are read in order). */
+  runs: OutboxRun[]
+  rows: number
   /** Records the message carries (0 for a reply). */
   records: number
   rawBytes: number
@@ -192,7 +195,7 @@ export class DrainEngine {
   private build(): Outgoing | undefined {
     const frame = this.profile.batchFrame()
     const parts: string[] = []
-    const seqs: number[] = []
+    const seqs = new RunCollector()
     let size = frame.prefix.length + frame.suffix.length
     let snapshotRows = 0
     for (const lane of LANES) {
@@ -200,13 +203,13 @@ export class DrainEngine {
       for (let entry = this.peek(lane); entry; entry = this.peek(lane)) {
         const content = this.contentOf(entry)
         if (content.type === 'reply') {
-          if (seqs.length > 0) return this.batch(frame, parts, seqs, size, snapshotRows)
+          if (seqs.rows > 0) return this.batch(frame, parts, seqs, size, snapshotRows)
           this.buffers[lane]?.shift()
-          return this.replyMessage(entry.row.seq, content.reply)
+          return this.replyMessage(entry.row, content.reply)
         }
         if (content.type === 'nothing') {
           this.buffers[lane]?.shift()
-          seqs.push(entry.row.seq)
+          seqs.add(lane, entry.row.seq)
           continue
         }
         let add = 0
@@ -214,28 +217,30 @@ export class DrainEngine {
         if (parts.length > 0 && size + add > this.options.maxMessageBytes)
           return this.batch(frame, parts, seqs, size, snapshotRows)
         this.buffers[lane]?.shift()
-        seqs.push(entry.row.seq)
+        seqs.add(lane, entry.row.seq)
         for (const r of content.records) parts.push(r)
         size += add
         if (lane === SNAPSHOT_LANE) snapshotRows += 1
         if (size >= this.options.maxMessageBytes) return this.batch(frame, parts, seqs, size, snapshotRows)
       }
     }
-    return seqs.length > 0 ? this.batch(frame, parts, seqs, size, snapshotRows) : undefined
+    return seqs.rows > 0 ? this.batch(frame, parts, seqs, size, snapshotRows) : undefined
   }
 
   private batch(
     frame: { prefix: string; suffix: string },
     parts: string[],
-    seqs: number[],
+    seqs: RunCollector,
     size: number,
     snapshotRows: number,
   ): Outgoing {
     const id = this.nextId++
+    const { runs, rows } = seqs
     if (parts.length === 0)
       return {
         id,
-        seqs,
+        runs,
+        rows,
         records: 0,
         rawBytes: 0,
         topic: '',
@@ -247,7 +252,8 @@ export class DrainEngine {
     const compress = this.options.compress && this.profile.canCompress
     return {
       id,
-      seqs,
+      runs,
+      rows,
       records: parts.length,
       rawBytes: size,
       topic: this.profile.batchTopic(compress),
@@ -258,12 +264,13 @@ export class DrainEngine {
     }
   }
 
-  private replyMessage(seq: number, reply: CloudReply): Outgoing {
+  private replyMessage(row: OutboxReadRow, reply: CloudReply): Outgoing {
     const message = this.profile.reply(reply)
     const raw = typeof message.payload === 'string' ? message.payload.length : message.payload.byteLength
     return {
       id: this.nextId++,
-      seqs: [seq],
+      runs: [{ lane: row.lane, from: row.seq, to: row.seq }],
+      rows: 1,
       records: 0,
       rawBytes: raw,
       topic: message.topic,
@@ -290,7 +297,7 @@ export class DrainEngine {
       message.sentAt = Date.now()
       const wire = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength
       this.log.debug(
-        { id: message.id, rows: message.seqs.length, records: message.records, wire },
+        { id: message.id, rows: message.rows, records: message.records, wire },
         'publishing',
       )
       client.publish(message.topic, payload, { qos: 1 }, (err) => {
@@ -309,13 +316,30 @@ export class DrainEngine {
     this.inflight.delete(message.id)
     this.snapshotRowsInFlight -= message.snapshotRows
     this.writer
-      .execute('outbox.ack', { seqs: message.seqs })
+      .execute('outbox.ack', { runs: message.runs })
       .then(() => {
-        this.totals.rows += message.seqs.length
+        this.totals.rows += message.rows
         this.totals.records += message.records
-        this.onAcked(message.seqs.length, message.records)
+        this.onAcked(message.rows, message.records)
       })
       .catch((err: unknown) => this.log.error({ err }, 'deleting acknowledged outbox rows failed'))
     this.pump()
+  }
+}
+
+/** Collects the sequence numbers of the rows a message takes, per lane, as one run each. */
+class RunCollector {
+  readonly runs: OutboxRun[] = []
+  rows = 0
+
+  add(lane: LaneNumber, seq: number): void {
+    this.rows += 1
+    const run = this.runs.find((r) => r.lane === lane)
+    if (!run) this.runs.push({ lane, from: seq, to: seq })
+    else {
+      // Snapshot rows are read newest first: the run grows downwards.
+      run.from = Math.min(run.from, seq)
+      run.to = Math.max(run.to, seq)
+    }
   }
 }

@@ -9,9 +9,18 @@ import { Lane, type LaneNumber } from '../store/repos/outbox.ts'
 import type { OpContext } from '../store/write-ops.ts'
 import type { CloudReply, CloudRequest } from './profile.ts'
 
+/** A lane's rows from `from` to `to` (sequence numbers, inclusive), as one message carried them. */
+export interface OutboxRun {
+  lane: LaneNumber
+  from: number
+  to: number
+}
+
 /** PUBACKed: the rows the message carried are gone for good (issue 5: deleted only after the PUBACK). */
-export function ackOutbox(ctx: OpContext, a: { seqs: number[] }): number {
-  return ctx.store.outbox.deleteMany(a.seqs)
+export function ackOutbox(ctx: OpContext, a: { runs: OutboxRun[] }): number {
+  let deleted = 0
+  for (const run of a.runs) deleted += ctx.store.outbox.deleteRange(run.lane, run.from, run.to)
+  return deleted
 }
 
 /** Quotas per lane, in bytes and age; `undefined` = no limit of the lane's own. */

@@ -29,7 +29,6 @@ const row = (over: Partial<OutboxReadRow>): OutboxReadRow => ({
   idem_key: 'k',
   created_at: Date.UTC(2026, 0, 2, 3, 4, 5),
   payload: '{}',
-  bytes: 0,
   chunk: null,
   ...over,
 })
@@ -170,7 +169,8 @@ describe('shadow compaction', () => {
 
 describe('quotas', () => {
   const fill = (lane: 0 | 1 | 2 | 3 | 4, n: number, bytes: number, at: (i: number) => number) => {
-    for (let i = 0; i < n; i++) store.outbox.append(lane, `k${lane}`, 'd', `{"i":${i}}`, at(i), bytes)
+    for (let i = 0; i < n; i++)
+      store.outbox.append(lane, `k${lane}`, 'd', `{"i":${i}}`, at(i), { id: i, bytes })
   }
   const limits = { maxBytes: 1e12, maxAgeSeconds: 1e9, lanes: {}, maxRows: 10_000 }
 

@@ -1,11 +1,13 @@
 -- 007: upstream sync — outbox sizes and per-lane totals for quotas and status, drop counters, shadow
 -- compaction, and the inbox of cloud requests (duplicate cloudReq detection).
 
--- The bytes a row stands for upstream: its payload, plus the history chunk a telemetry row points at.
+-- The bytes a row stands for upstream: its payload, plus the history chunk a telemetry row points at; and
+-- that chunk's id as a column (`ref`), so the drain reads a row and its chunk with one primary-key join.
 ALTER TABLE outbox ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN ref INTEGER;
+UPDATE outbox SET ref = json_extract(payload, '$.chunkId') WHERE kind = 'telemetry';
 UPDATE outbox SET bytes = length(payload) + coalesce(
-  (SELECT length(c.body) FROM telemetry_chunk c
-    WHERE outbox.kind = 'telemetry' AND c.id = json_extract(outbox.payload, '$.chunkId')), 0);
+  (SELECT length(c.body) FROM telemetry_chunk c WHERE outbox.kind = 'telemetry' AND c.id = outbox.ref), 0);
 
 -- Shadow updates of one device collapse into one pending row (compaction): the writer finds it here.
 CREATE INDEX outbox_shadow_device ON outbox(device_id) WHERE lane = 2;

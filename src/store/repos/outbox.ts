@@ -22,10 +22,12 @@ export interface OutboxRow {
   created_at: number
   payload: string
   bytes: number
+  /** What the row points at: a telemetry row's history chunk id; null otherwise. */
+  ref: number | null
 }
 
 /** A row as the sync engine reads it: a telemetry row comes with the history chunk it points at. */
-export interface OutboxReadRow extends OutboxRow {
+export interface OutboxReadRow extends Omit<OutboxRow, 'bytes' | 'ref'> {
   /** The chunk's JSON array of deviceReq messages; null for other kinds, or when the chunk is gone. */
   chunk: string | null
 }
@@ -54,18 +56,21 @@ export class OutboxRepo {
   constructor(db: Database) {
     this.stmts = {
       append: db.prepare(
-        'INSERT INTO outbox (lane, kind, device_id, idem_key, created_at, payload, bytes) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        `INSERT INTO outbox (lane, kind, device_id, idem_key, created_at, payload, bytes, ref)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       head: db.prepare('SELECT * FROM outbox WHERE lane = ? ORDER BY seq LIMIT ?'),
       readAfter: db.prepare(
-        `SELECT o.*, CASE WHEN o.kind = 'telemetry' THEN
-           (SELECT c.body FROM telemetry_chunk c WHERE c.id = json_extract(o.payload, '$.chunkId')) END AS chunk
-         FROM outbox o WHERE o.lane = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`,
+        `SELECT o.seq, o.lane, o.kind, o.device_id, o.idem_key, o.created_at, o.payload, c.body AS chunk
+         FROM outbox o LEFT JOIN telemetry_chunk c ON c.id = o.ref
+         WHERE o.lane = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`,
       ),
       readBefore: db.prepare(
-        'SELECT o.*, NULL AS chunk FROM outbox o WHERE o.lane = ? AND o.seq < ? ORDER BY o.seq DESC LIMIT ?',
+        `SELECT o.seq, o.lane, o.kind, o.device_id, o.idem_key, o.created_at, o.payload, NULL AS chunk
+         FROM outbox o WHERE o.lane = ? AND o.seq < ? ORDER BY o.seq DESC LIMIT ?`,
       ),
       delete: db.prepare('DELETE FROM outbox WHERE seq = ?'),
+      deleteRange: db.prepare('DELETE FROM outbox WHERE seq BETWEEN ? AND ? AND lane = ?'),
       pendingShadow: db.prepare(
         'SELECT seq, payload FROM outbox WHERE lane = 2 AND device_id = ? ORDER BY seq DESC LIMIT 1',
       ),
@@ -85,8 +90,8 @@ export class OutboxRepo {
   }
 
   /**
-   * Appends a row with a fresh idempotency key and returns the key. `extraBytes`: what the row stands for
-   * beyond its payload (the history chunk a telemetry row points at), counted against the lane's quota.
+   * Appends a row with a fresh idempotency key and returns the key. `chunk`: the history chunk a telemetry
+   * row points at (its id, and its size, counted against the lane's quota with the payload).
    */
   append(
     lane: LaneNumber,
@@ -94,10 +99,19 @@ export class OutboxRepo {
     deviceId: string | null,
     payload: string,
     at: number,
-    extraBytes = 0,
+    chunk?: { id: number; bytes: number },
   ): string {
     const key = randomUUID()
-    this.stmts.append.run(lane, kind, deviceId, key, at, payload, payload.length + extraBytes)
+    this.stmts.append.run(
+      lane,
+      kind,
+      deviceId,
+      key,
+      at,
+      payload,
+      payload.length + (chunk?.bytes ?? 0),
+      chunk?.id ?? null,
+    )
     return key
   }
 
@@ -143,11 +157,12 @@ export class OutboxRepo {
     this.stmts.delete.run(seq)
   }
 
-  /** Deletes acknowledged rows; returns how many still existed. */
-  deleteMany(seqs: readonly number[]): number {
-    let deleted = 0
-    for (const seq of seqs) deleted += this.stmts.delete.run(seq).changes
-    return deleted
+  /**
+   * Deletes the rows of a lane from `from` to `to` (sequence numbers, inclusive) — what one message carried,
+   * which is every row of that lane in the range (sequence numbers only grow); returns how many were left.
+   */
+  deleteRange(lane: LaneNumber, from: number, to: number): number {
+    return this.stmts.deleteRange.run(from, to, lane).changes
   }
 
   /** The oldest rows of a lane (for quota enforcement). */
