@@ -128,6 +128,8 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
   commands.onCallbacksQueued = () => callbackDispatcher.wake()
   const sync = new SyncService({
     config: config.upstream,
+    databaseFile: paths.database,
+    logLevel: config.log.level,
     commandLimits: {
       pendingLimit: config.commands.pendingLimit,
       desiredMaxRetransmit: config.commands.desiredMaxRetransmit,
@@ -194,7 +196,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
       await ingest.start()
       commands.start()
       callbackDispatcher.start()
-      sync.start()
+      await sync.start()
       const listeners: Listener[] = [...(await broker.start())]
       if (config.http.port !== false) {
         await api.listen({ host: config.host, port: config.http.port })

@@ -12,11 +12,9 @@ import { toPlatformTime } from '../time.ts'
 import { CloudRequests } from './cloud-requests.ts'
 import { DrainEngine } from './engine.ts'
 import { UpstreamLink } from './link.ts'
-import { OneJsonProfile } from './onejson-profile.ts'
-import { PlatformProfile } from './platform-profile.ts'
 import type { UpstreamProfile } from './profile.ts'
+import { profileOf } from './profiles.ts'
 import { RateMeter } from './rate-meter.ts'
-import type { SnapshotReader } from './records.ts'
 
 type UpstreamConfig = GatewayConfig['upstream']
 
@@ -53,6 +51,8 @@ export interface SyncStatus {
 
 export interface SyncDeps {
   config: UpstreamConfig
+  databaseFile: string
+  logLevel: string
   commandLimits: { pendingLimit: number; desiredMaxRetransmit: number }
   store: Store
   writer: LedgerWriter
@@ -60,15 +60,6 @@ export interface SyncDeps {
   products: ProductCatalog
   bus: EventBus
   log: Logger
-  snapshots?: SnapshotReader
-}
-
-export function profileOf(config: UpstreamConfig): UpstreamProfile {
-  const id = config.deviceId ?? ''
-  const secret = config.secret ?? ''
-  return config.profile === 'onejson'
-    ? new OneJsonProfile(config.productId ?? '', id, secret)
-    : new PlatformProfile(id, secret)
 }
 
 export class SyncService {
@@ -89,12 +80,10 @@ export class SyncService {
     const { config, log } = deps
     this.profile = profileOf(config)
     this.engine = new DrainEngine(
-      deps.store,
+      { databaseFile: deps.databaseFile, upstream: config, logLevel: deps.logLevel },
       deps.writer,
-      this.profile,
-      config,
+      config.inflightMessages,
       log.child({ part: 'drain' }),
-      deps.snapshots,
     )
     this.engine.onAcked = (rows, records) => {
       this.rows.add(rows)
@@ -130,11 +119,12 @@ export class SyncService {
     )
   }
 
-  start(): void {
+  async start(): Promise<void> {
     this.stopped = false
     this.since = Date.now()
     this.checkQuota()
     if (!this.link) return
+    await this.engine.start()
     this.link.start()
     // A connection that is up but no longer acknowledges is re-made (issue 5 watchdog).
     const ackTimeout = this.deps.config.ackTimeoutMs
@@ -154,6 +144,7 @@ export class SyncService {
     clearTimeout(this.quotaTimer)
     clearInterval(this.watchdogTimer)
     await this.link?.stop()
+    await this.engine.stop()
   }
 
   /** New outbox rows may be waiting (called after each writer commit). */

@@ -1,0 +1,68 @@
+// The drain thread: its own read connection to the database (WAL: readers never block the writer), building
+// upstream messages on request. The main thread keeps the connection, the in-flight window and the PUBACKs;
+// the writer thread deletes what was acknowledged.
+import { parentPort, workerData } from 'node:worker_threads'
+import type { GatewayConfig } from '../config/schema.ts'
+import { createLogger } from '../logger.ts'
+import { openDatabase } from '../store/db.ts'
+import { createStore } from '../store/index.ts'
+import { type BuiltMessage, MessageBuilder } from './message-builder.ts'
+import { profileOf } from './profiles.ts'
+
+export interface DrainWorkerData {
+  databaseFile: string
+  upstream: GatewayConfig['upstream']
+  logLevel: string
+}
+
+export type ToDrain =
+  | { type: 'reset' }
+  | { type: 'wake' }
+  /** Build up to `n` messages; `request` is echoed in the answer. */
+  | { type: 'build'; request: number; n: number; snapshotRowsInFlight: number }
+
+export type FromDrain =
+  | { type: 'ready' }
+  | { type: 'built'; request: number; messages: BuiltMessage[] }
+  | { type: 'failed'; request: number; error: string }
+
+const port = parentPort
+if (port) {
+  const data = workerData as DrainWorkerData
+  const log = createLogger(data.logLevel).child({ part: 'sync', thread: 'drain' })
+  const store = createStore(openDatabase(data.databaseFile, { synchronous: 'NORMAL' }))
+  const builder = new MessageBuilder(store, profileOf(data.upstream), data.upstream, log)
+  port.on('message', (msg: ToDrain) => {
+    if (msg.type === 'reset') builder.reset()
+    else if (msg.type === 'wake') builder.wake()
+    else {
+      try {
+        const messages: BuiltMessage[] = []
+        while (messages.length < msg.n) {
+          const m = builder.build(msg.snapshotRowsInFlight)
+          if (!m) break
+          messages.push(m)
+        }
+        // Deflated payloads move to the main thread without a copy (a payload sharing a pooled buffer is
+        // copied out first: transferring the pool would take it from under its other users).
+        const transfer: ArrayBuffer[] = []
+        for (const m of messages) {
+          if (typeof m.payload === 'string') continue
+          if (m.payload.byteOffset !== 0 || m.payload.byteLength !== m.payload.buffer.byteLength)
+            m.payload = new Uint8Array(m.payload)
+          transfer.push(m.payload.buffer as ArrayBuffer)
+        }
+        port.postMessage({ type: 'built', request: msg.request, messages } satisfies FromDrain, transfer)
+      } catch (err) {
+        log.error({ err }, 'building upstream messages failed')
+        port.postMessage({
+          type: 'failed',
+          request: msg.request,
+          error: (err as Error).message,
+        } satisfies FromDrain)
+      }
+    }
+  })
+  port.on('close', () => store.db.close())
+  port.postMessage({ type: 'ready' } satisfies FromDrain)
+}
