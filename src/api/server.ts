@@ -15,6 +15,7 @@ import type { Store } from '../store/index.ts'
 import { authenticateRequest } from './auth.ts'
 import { installErrorHandling } from './errors.ts'
 import { batchTaskRoutes } from './routes/batch-tasks.ts'
+import { type CameraApiDeps, cameraRoutes } from './routes/cameras.ts'
 import { commandRoutes } from './routes/commands.ts'
 import { deviceRoutes } from './routes/devices.ts'
 import { groupRoutes } from './routes/groups.ts'
@@ -45,6 +46,8 @@ export interface ApiDeps {
   throttle: AppThrottle
   /** Serve over TLS with this certificate (the HTTPS listener). */
   https?: { cert: Buffer; key: Buffer }
+  /** Cameras' upload endpoint, firmware packages and snapshots (issue 6). */
+  cameras?: CameraApiDeps
 }
 
 const DASHBOARD = new URL('../../renderer/index.html', import.meta.url)
@@ -116,6 +119,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   productRoutes(app, deps)
   oneJsonRoutes(app, deps)
   rpcRoutes(app, deps)
+  if (deps.cameras) await cameraRoutes(app, deps.cameras)
 
   app.get('/openapi.json', { config: { auth: false }, schema: { hide: true } }, async () => app.swagger())
 
