@@ -374,7 +374,7 @@ export class CameraService implements DeviceDriver {
       throw err
     }
     this.deps.commands.answered(outcome.row)
-    this.deps.snapshots.evicted(outcome.evicted)
+    await this.deps.snapshots.evicted(outcome.evicted)
     if (outcome.row && reported && Object.keys(reported).length > 0) {
       if (typeof reported.hb_interval === 'number') {
         this.hbIntervals.set(deviceId, reported.hb_interval)

@@ -103,7 +103,7 @@ export class SnapshotStore {
     const input = await this.writeFile(s)
     try {
       const { evicted } = await this.writer.execute('camera.snapshot', input)
-      this.evicted(evicted)
+      await this.evicted(evicted)
     } catch (err) {
       await this.discard(input)
       throw err
@@ -117,14 +117,16 @@ export class SnapshotStore {
   }
 
   /** Deletes the files of snapshots the quota evicted (their rows are gone already). */
-  evicted(files: EvictedFile[]): void {
+  async evicted(files: EvictedFile[]): Promise<void> {
     if (files.length === 0) return
     this.log.debug({ evicted: files.length }, 'snapshot quota reached; oldest snapshots deleted')
-    for (const f of files) {
-      unlink(join(this.dir, f.file)).catch((err: unknown) =>
-        this.log.warn({ err, file: f.file }, 'deleting an evicted snapshot file failed'),
-      )
-    }
+    await Promise.all(
+      files.map((f) =>
+        unlink(join(this.dir, f.file)).catch((err: unknown) =>
+          this.log.warn({ err, file: f.file }, 'deleting an evicted snapshot file failed'),
+        ),
+      ),
+    )
   }
 
   /** The index row of a snapshot; undefined when unknown or evicted. */
