@@ -1,6 +1,7 @@
 // Cameras over HTTP (upload_type 0; device-mqtt.md C.5) against a real gateway: a simulated camera POSTs its
 // messages to the gateway's upload endpoint with Basic sn:secret, gets each `_rsp` in the response, and receives
 // the gateway's requests in the responses to its next POSTs; heartbeat loss makes it OFFLINE, a heartbeat ONLINE.
+import { request } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fakeJpeg, HttpCamera, registerCamera } from '../helpers/camera-simulator.ts'
 import {
@@ -113,6 +114,40 @@ describe('cameras over HTTP', () => {
     expect(garbage).toEqual({ status: 200, body: { ret: 1, msg: 'the message is not JSON' } })
     const unknownOp = await cam.post(cam.request('reboot'))
     expect(unknownOp.body).toMatchObject({ operate: 'reboot_rsp', ret: 2, msg: 'unknown operate reboot' })
+  })
+
+  it('reads a POST without a content type (camera firmware often sends none)', async () => {
+    const { cam, secret } = await camera()
+    const hb = cam.request('heartbeat')
+    const text = JSON.stringify(hb)
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = request(
+        uploadUrl,
+        {
+          method: 'POST',
+          headers: {
+            'content-length': Buffer.byteLength(text),
+            authorization: `Basic ${Buffer.from(`${cam.sn}:${secret}`).toString('base64')}`,
+          },
+        },
+        (res) => {
+          let out = ''
+          res.on('data', (chunk: Buffer) => {
+            out += chunk.toString()
+          })
+          res.on('end', () => resolve(out))
+        },
+      )
+      req.on('error', reject)
+      req.end(text)
+    })
+    expect(JSON.parse(body)).toEqual({
+      operate: 'heartbeat_rsp',
+      request_id: hb.request_id,
+      sn: cam.sn,
+      ret: 0,
+      msg: '',
+    })
   })
 
   it('stores an uploaded snapshot; bad base64 and an oversize image get a non-zero ret and store nothing', async () => {
