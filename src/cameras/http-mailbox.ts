@@ -36,6 +36,11 @@ export class HttpMailbox {
     const rest = list.filter((i) => i.commandId !== item.commandId)
     rest.push(item)
     this.items.set(deviceId, rest)
+    this.wake(deviceId)
+  }
+
+  /** Ends the waits of a camera's POST without a request (its command was refused before sending). */
+  wake(deviceId: string): void {
     for (const wake of this.waiters.get(deviceId) ?? []) wake()
   }
 

@@ -177,6 +177,7 @@ export class CameraService implements DeviceDriver {
     if (!plan.ok) {
       // Nothing is sent: the command ends FAILED with the reason (C.7 gateway note: ranges checked first).
       this.log.warn({ commandId: row.command_id, reason: plan.msg }, 'camera command refused before sending')
+      this.mailbox.wake(row.device_id)
       this.deps.commands
         .answer({ deviceId: row.device_id, mid, success: false, detail: { reason: plan.msg } })
         .catch((err: unknown) =>
