@@ -81,10 +81,6 @@ export function decideConnect(input: {
     return { ok: false, code: ConnackCode.badUsernameOrPassword, reason: 'wrong password' }
   }
   if (identity.mute) return { ok: false, code: ConnackCode.notAuthorized, reason: 'device is frozen' }
-  // A camera may sign its CONNECT like a platform device; it still speaks the camera protocol on its own topics.
-  if (isCamera(identity)) {
-    return { ok: true, session: { protocol: 'camera', deviceId: identity.deviceId, sn: identity.nodeId } }
-  }
   return { ok: true, session: { protocol: 'platform', deviceId: identity.deviceId, topicId: parsed.id } }
 }
 

@@ -1,7 +1,8 @@
 // Cameras on the MQTT broker (upload_type 1, device-mqtt.md C.5/C.6). The seed defines neither topics nor
 // authentication (C.10 note 1); sitegate's choice, documented in the README ("Cameras"):
 //   - CONNECT: ClientId = sn, User Name = sn, Password = the device secret registered for it (a camera's MQTT
-//     settings are a fixed user and password), or the platform's signed form (A.3) with the sn as nodeId;
+//     settings are a fixed user and password). A device registered as a Camera that signs its CONNECT the
+//     platform's way (A.3) is a platform-protocol device like any other, on the platform topics;
 //   - publish only `cameras/{sn}/up`, subscribe only `cameras/{sn}/down`.
 import { timingSafeEqual } from 'node:crypto'
 import type { DeviceIdentity } from '../devices/registry.ts'

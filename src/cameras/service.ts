@@ -156,8 +156,11 @@ export class CameraService implements DeviceDriver {
 
   // ---- DeviceDriver (commands/service.ts) ----
 
+  /** Cameras, unless connected the platform's way (then the broker's platform path carries their commands). */
   owns(deviceId: string): boolean {
-    return this.cameraIdentity(deviceId) !== undefined
+    if (this.cameraIdentity(deviceId) === undefined) return false
+    const session = this.deps.broker.deviceSession(deviceId)
+    return session === undefined || session.protocol === 'camera'
   }
 
   /** An MQTT camera while connected; an HTTP camera only while one of its POSTs is being answered. */

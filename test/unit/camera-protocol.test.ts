@@ -2,6 +2,7 @@
 // camera MQTT access decisions.
 import { describe, expect, it } from 'vitest'
 import { decideConnect, mayPublish, maySubscribe } from '../../src/broker/access.ts'
+import { deviceCredentials } from '../../src/broker/credentials.ts'
 import { planRequest } from '../../src/cameras/requests.ts'
 import type { DeviceIdentity } from '../../src/devices/registry.ts'
 import {
@@ -172,6 +173,11 @@ describe('camera MQTT access', () => {
     expect(mayPublish(ok.session, '/huawei/v1/devices/200000000001/data/json')).toBe(false)
     expect(maySubscribe(ok.session, 'cameras/200000000001/down')).toBe(true)
     expect(maySubscribe(ok.session, 'cameras/+/down')).toBe(false)
+  })
+  it('treats a Camera that signs its CONNECT the platform way as a platform device', () => {
+    const creds = deviceCredentials({ id: '200000000001', secret: 's3cret', authType: 2, now: NOW })
+    const r = connect(creds.clientId, creds.username, creds.password)
+    expect(r).toMatchObject({ ok: true, session: { protocol: 'platform', topicId: '200000000001' } })
   })
   it('refuses a wrong password or user name with CONNACK 4, a frozen camera with 5', () => {
     expect(connect('200000000001', '200000000001', 'nope')).toMatchObject({ ok: false, code: 4 })
