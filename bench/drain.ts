@@ -115,7 +115,7 @@ function writeBacklog(database: string, deviceIds: string[]): { seconds: number 
           body,
         })
         store.outbox.append(Lane.telemetry, 'telemetry', deviceId, `{"chunkId":${chunkId},"records":1}`, at, {
-          id: chunkId,
+          ref: chunkId,
           bytes: body.length,
         })
       }

@@ -6,6 +6,10 @@ import { buildApi } from './api/server.ts'
 import { AppThrottle } from './api/throttle.ts'
 import { ApplicationService } from './apps/service.ts'
 import { Broker, type ListenerAddress } from './broker/broker.ts'
+import { buildCameras } from './cameras/index.ts'
+import { cameraMessageLimit } from './cameras/limits.ts'
+import type { CameraService } from './cameras/service.ts'
+import type { SnapshotStore } from './cameras/snapshot-store.ts'
 import { CommandService } from './commands/service.ts'
 import { dataPaths } from './config/paths.ts'
 import type { GatewayConfig } from './config/schema.ts'
@@ -43,6 +47,9 @@ export interface Gateway {
   readonly broker: Broker
   readonly sync: SyncService
   readonly api: FastifyInstance
+  /** Cameras (issue 6): their protocol, status and command driver; snapshot files + index; firmware packages. */
+  readonly cameras: CameraService
+  readonly snapshots: SnapshotStore
   /** The certificate of the MQTTS and HTTPS listeners; undefined when both are disabled. */
   readonly tls: TlsMaterial | undefined
   /** Where each listener ended up (port 0 in the config means any free port). */
@@ -86,15 +93,18 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
       persistenceDir: paths.broker,
       timestampToleranceHours: config.mqtt.timestampToleranceHours,
       maxPayloadBytes: config.mqtt.maxPayloadBytes,
+      cameraMaxPayloadBytes: cameraMessageLimit(config.cameras.maxImageBytes),
     },
     registry,
     bus,
     log.child({ part: 'broker' }),
     // Each protocol's uplink (the command service exists by the time any device can publish).
     (session, topic, payload, done) =>
-      session.protocol === 'onejson'
-        ? oneJsonUplink(session, topic, payload, done)
-        : platformUplink(session, topic, payload, done),
+      session.protocol === 'camera'
+        ? cameraUplink(session, topic, payload, done)
+        : session.protocol === 'onejson'
+          ? oneJsonUplink(session, topic, payload, done)
+          : platformUplink(session, topic, payload, done),
   )
   const commands = new CommandService(
     store,
@@ -109,6 +119,20 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
   broker.onDeviceAck = (session, _topic, payload) => commands.deviceAcked(session, payload)
   broker.onDeviceListening = (session) => commands.deviceListening(session.deviceId)
   broker.onDeviceGone = (deviceId) => commands.deviceGone(deviceId)
+  // Cameras (device-mqtt.md Part C): their messages over MQTT and HTTP, and their commands through the ledger.
+  const cams = buildCameras({
+    config,
+    dataDir,
+    store,
+    registry,
+    commands,
+    ingest,
+    broker,
+    bus,
+    log,
+    listeners: () => gateway.listeners,
+  })
+  const cameraUplink = cams.uplink
   const desired = new DesiredStateService(ingest, commands, {
     maxRetransmit: config.commands.desiredMaxRetransmit,
   })
@@ -129,6 +153,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
   const sync = new SyncService({
     config: config.upstream,
     databaseFile: paths.database,
+    snapshotsDir: cams.snapshots.dir,
     logLevel: config.log.level,
     commandLimits: {
       pendingLimit: config.commands.pendingLimit,
@@ -165,6 +190,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     bodyLimitBytes: config.http.bodyLimitBytes,
     // One limit for HTTP and HTTPS: the same application calling through both counts once.
     throttle: new AppThrottle(config.http.throttle.maxCalls, config.http.throttle.windowSeconds * 1000),
+    cameras: cams.api,
   }
   const api = await buildApi(apiDeps)
   // HTTPS is a second fastify instance on a TLS server, serving the same routes from the same parts.
@@ -187,6 +213,8 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     broker,
     sync,
     api,
+    cameras: cams.service,
+    snapshots: cams.snapshots,
     tls,
     listeners: [],
     async start() {
@@ -195,6 +223,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
       registry.recoverStatusAfterRestart()
       await ingest.start()
       commands.start()
+      cams.service.start()
       callbackDispatcher.start()
       await sync.start()
       const listeners: Listener[] = [...(await broker.start())]
@@ -220,6 +249,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
         await broker.stop(() => ingest.drain())
         commands.stop()
         await sync.stop()
+        cams.service.stop()
         await callbackDispatcher.stop()
         await ingest.close()
         await Promise.all([api.close(), httpsApi?.close()])

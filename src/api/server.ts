@@ -16,6 +16,7 @@ import type { SyncService } from '../sync/service.ts'
 import { authenticateRequest } from './auth.ts'
 import { installErrorHandling } from './errors.ts'
 import { batchTaskRoutes } from './routes/batch-tasks.ts'
+import { type CameraApiDeps, cameraRoutes } from './routes/cameras.ts'
 import { commandRoutes } from './routes/commands.ts'
 import { deviceRoutes } from './routes/devices.ts'
 import { groupRoutes } from './routes/groups.ts'
@@ -48,6 +49,8 @@ export interface ApiDeps {
   throttle: AppThrottle
   /** Serve over TLS with this certificate (the HTTPS listener). */
   https?: { cert: Buffer; key: Buffer }
+  /** Cameras' upload endpoint, firmware packages and snapshots (issue 6). */
+  cameras?: CameraApiDeps
 }
 
 const DASHBOARD = new URL('../../renderer/index.html', import.meta.url)
@@ -120,6 +123,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   oneJsonRoutes(app, deps)
   rpcRoutes(app, deps)
   syncRoutes(app, deps)
+  if (deps.cameras) await cameraRoutes(app, deps.cameras)
 
   app.get('/openapi.json', { config: { auth: false }, schema: { hide: true } }, async () => app.swagger())
 

@@ -3,6 +3,7 @@
 import type { DeviceIdentity } from '../devices/registry.ts'
 import { oneJsonMayPublish, oneJsonMaySubscribe, verifyOneJsonToken } from '../protocols/onejson.ts'
 import { parseDeviceTopic } from '../protocols/platform-mqtt.ts'
+import { cameraMayPublish, cameraMaySubscribe, decideCameraConnect, isCamera } from './camera-access.ts'
 import { parseClientId, passwordMatches, timestampFresh } from './credentials.ts'
 
 /** CONNACK return codes used for refusals (A.3 gateway note). */
@@ -23,6 +24,12 @@ export type DeviceSession =
       pid: string
       deviceName: string
     }
+  | {
+      /** A camera (device-mqtt.md Part C): topics `cameras/{sn}/up` and `cameras/{sn}/down`, sn = its nodeId. */
+      protocol: 'camera'
+      deviceId: string
+      sn: string
+    }
 
 export type ConnectDecision =
   | { ok: true; session: DeviceSession }
@@ -42,6 +49,7 @@ export function decideConnect(input: {
   if (!parsed && input.username !== undefined) {
     const identity = input.lookup(input.clientId, 'nodeId')
     if (identity?.protocol === 'onejson') return decideOneJsonConnect(identity, input)
+    if (identity && isCamera(identity)) return decideCameraConnect(identity, input)
   }
   if (!parsed) {
     return {
@@ -110,6 +118,7 @@ function decideOneJsonConnect(
  */
 export function mayPublish(session: DeviceSession, topic: string): boolean {
   if (session.protocol === 'onejson') return oneJsonMayPublish(session, topic)
+  if (session.protocol === 'camera') return cameraMayPublish(session, topic)
   const t = parseDeviceTopic(topic)
   return t !== undefined && t.kind === 'data' && t.id === session.topicId
 }
@@ -120,6 +129,7 @@ export function mayPublish(session: DeviceSession, topic: string): boolean {
  */
 export function maySubscribe(session: DeviceSession, topicFilter: string): boolean {
   if (session.protocol === 'onejson') return oneJsonMaySubscribe(session, topicFilter)
+  if (session.protocol === 'camera') return cameraMaySubscribe(session, topicFilter)
   const t = parseDeviceTopic(topicFilter)
   return t !== undefined && t.kind === 'command' && t.id === session.topicId
 }

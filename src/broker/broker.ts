@@ -31,6 +31,8 @@ export interface BrokerOptions {
   persistenceDir: string
   timestampToleranceHours: number
   maxPayloadBytes: number
+  /** Publish limit for camera sessions, whose snapshots are base64 images (default: maxPayloadBytes). */
+  cameraMaxPayloadBytes?: number
 }
 
 export interface ListenerAddress {
@@ -134,7 +136,8 @@ export class Broker {
     aedes.on('client', (client: SessionClient) => {
       if (!client.sitegate) return
       this.sessions.set(client.sitegate.deviceId, { client, session: client.sitegate })
-      this.registry.connected(client.sitegate.deviceId)
+      // A camera's status follows its heartbeats (C.4), not its connection (cameras/presence.ts).
+      if (client.sitegate.protocol !== 'camera') this.registry.connected(client.sitegate.deviceId)
       const restored = (client as unknown as { subscriptions?: Record<string, unknown> }).subscriptions ?? {}
       if (Object.keys(restored).length > 0) this.deviceListening(client.sitegate)
     })
@@ -144,9 +147,12 @@ export class Broker {
     aedes.on('clientDisconnect', (client: SessionClient) => {
       if (!client.sitegate) return
       const { deviceId } = client.sitegate
-      if (this.sessions.get(deviceId)?.client !== client) return this.registry.disconnected(deviceId)
+      const camera = client.sitegate.protocol === 'camera'
+      if (this.sessions.get(deviceId)?.client !== client) {
+        return camera ? undefined : this.registry.disconnected(deviceId)
+      }
       this.sessions.delete(deviceId)
-      this.registry.disconnected(deviceId)
+      if (!camera) this.registry.disconnected(deviceId)
       try {
         this.onDeviceGone?.(deviceId)
       } catch (err) {
@@ -244,7 +250,11 @@ export class Broker {
       return
     }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload
-    if (payload.length > this.options.maxPayloadBytes) {
+    const limit =
+      session.protocol === 'camera'
+        ? (this.options.cameraMaxPayloadBytes ?? this.options.maxPayloadBytes)
+        : this.options.maxPayloadBytes
+    if (payload.length > limit) {
       this.log.warn(
         { deviceId: session.deviceId, bytes: payload.length },
         'payload over mqtt.maxPayloadBytes; closing',

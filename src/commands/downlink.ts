@@ -23,6 +23,8 @@ export function downlinkOf(session: DeviceSession, row: CommandRow): Downlink {
       payload: encodeInvoke({ id: String(row.mid), version, params: paras }),
     }
   }
+  // Cameras are carried by their driver (cameras/service.ts), never by this encoder.
+  if (session.protocol === 'camera') throw new Error('a camera command goes through the camera driver')
   return {
     topic: commandTopic(session.topicId),
     payload: JSON.stringify({

@@ -168,6 +168,30 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    // Cameras (issue 6, device-mqtt.md Part C): snapshots, heartbeats and the HTTP upload endpoint.
+    cameras: Type.Object(
+      {
+        // Total bytes of snapshot files in DATA_DIR/snapshots; beyond it the oldest snapshots are deleted.
+        snapshotQuotaBytes: Type.Integer({ minimum: 1024 * 1024, maximum: 2 ** 50 }),
+        // Largest image a camera may upload (decoded); larger gets a non-zero ret and is not stored.
+        maxImageBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 }),
+        // C.2: a request whose timestamp is this far or more from gateway time is refused (5 minutes).
+        timestampToleranceSeconds: Type.Integer({ minimum: 1, maximum: 86_400 }),
+        // The heartbeat interval assumed until a camera's own (get/set_dev_config) is known (C.4: 60 s).
+        defaultHbIntervalSeconds: Type.Integer({ minimum: 1, maximum: 360 }),
+        // A camera is OFFLINE after this many heartbeat intervals without a message.
+        missedHeartbeats: Type.Integer({ minimum: 1, maximum: 100 }),
+        // HTTP cameras (upload_type 0) authenticate with Basic sn:secret, or not at all ('none').
+        httpAuth: Type.Union([Type.Literal('basic'), Type.Literal('none')], { description: 'basic or none' }),
+        // How long an HTTP camera's POST waits for a queued command to be picked for its response.
+        httpCommandWaitMs: Type.Integer({ minimum: 0, maximum: 30_000 }),
+        maxFirmwareBytes: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024 }),
+        // The gateway's LAN base URL in upgrade_dev package_url (default: from the camera's own requests,
+        // else http://{first LAN IPv4}:{http.port}).
+        lanBaseUrl: Type.Optional(Type.String({ pattern: '^https?://[^/]+$' })),
+      },
+      { additionalProperties: false },
+    ),
     apps: Type.Array(AppConfig),
     upstream: UpstreamConfig,
     shutdownTimeoutMs: Type.Integer({ minimum: 100, maximum: 60000 }),
@@ -208,6 +232,16 @@ export function defaultConfig(): GatewayConfig {
       syncCallTimeoutMs: 5000,
     },
     callbacks: { maxAttempts: 8, timeoutMs: 5000, initialBackoffMs: 1000 },
+    cameras: {
+      snapshotQuotaBytes: 2 * 1024 * 1024 * 1024,
+      maxImageBytes: 5 * 1024 * 1024,
+      timestampToleranceSeconds: 300,
+      defaultHbIntervalSeconds: 60,
+      missedHeartbeats: 3,
+      httpAuth: 'basic',
+      httpCommandWaitMs: 1000,
+      maxFirmwareBytes: 256 * 1024 * 1024,
+    },
     apps: [],
     upstream: {
       profile: 'platform',

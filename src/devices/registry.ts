@@ -84,6 +84,8 @@ export interface DeviceIdentity {
   /** Which device protocol it speaks: the platform's (device-mqtt.md Part A) or OneJSON (Part B). */
   protocol: 'platform' | 'onejson'
   productId: string | null
+  /** deviceInfo.deviceType as registered (`Camera` makes it a camera: device-mqtt.md Part C, README "Cameras"). */
+  deviceType: string | null
 }
 
 export { ONEJSON_PROTOCOL_TYPE }
@@ -100,6 +102,7 @@ const toIdentity = (row: DeviceRow): DeviceIdentity => ({
   mute: row.mute === 'TRUE',
   protocol: row.protocol_type === ONEJSON_PROTOCOL_TYPE ? 'onejson' : 'platform',
   productId: row.product_id,
+  deviceType: row.device_type,
 })
 
 /**

@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3'
 import { ApplicationsRepo } from './repos/applications.ts'
 import { CallbacksRepo } from './repos/callbacks.ts'
+import { CamerasRepo } from './repos/cameras.ts'
 import { CommandsRepo } from './repos/commands.ts'
 import { DevicesRepo } from './repos/devices.ts'
 import { GroupsRepo } from './repos/groups.ts'
@@ -25,6 +26,8 @@ export interface Store {
   subscriptions: SubscriptionsRepo
   groups: GroupsRepo
   products: ProductsRepo
+  /** Camera snapshot index and firmware packages (migration 008). */
+  cameras: CamerasRepo
   /** Runs fn in one transaction (nested calls join the outer one). */
   transaction<T>(fn: () => T): T
 }
@@ -43,6 +46,7 @@ export function createStore(db: Database): Store {
     subscriptions: new SubscriptionsRepo(db),
     groups: new GroupsRepo(db),
     products: new ProductsRepo(db),
+    cameras: new CamerasRepo(db),
     // BEGIN IMMEDIATE: every caller writes, and a deferred transaction that reads first cannot wait for the other
     // connection's write lock when it upgrades (SQLite answers SQLITE_BUSY at once, busy_timeout unused).
     transaction: <T>(fn: () => T): T => db.transaction(fn).immediate(),

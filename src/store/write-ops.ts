@@ -2,6 +2,7 @@
 // rule 2): the main thread never waits on the SQLite write lock or an fsync, and a REST write is answered
 // only after the transaction holding it committed. Each operation runs in its own savepoint: one that throws
 // is rolled back alone and its error goes back to the caller.
+import { addSnapshot, cameraAnswer } from '../cameras/camera-ops.ts'
 import { createBatchTask } from '../commands/batch-ops.ts'
 import {
   cancelCommand,
@@ -64,6 +65,8 @@ export const WRITE_OPS = {
   'outbox.enforceQuota': enforceQuota,
   'sync.reply': replyToCloud,
   'sync.acceptCloudRequest': acceptCloudRequest,
+  'camera.snapshot': addSnapshot,
+  'camera.answer': cameraAnswer,
 } as const
 
 export type OpName = keyof typeof WRITE_OPS

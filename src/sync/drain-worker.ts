@@ -2,6 +2,7 @@
 // upstream messages on request. The main thread keeps the connection, the in-flight window and the PUBACKs;
 // the writer thread deletes what was acknowledged.
 import { parentPort, workerData } from 'node:worker_threads'
+import { snapshotImageReader } from '../cameras/snapshot-bytes.ts'
 import type { GatewayConfig } from '../config/schema.ts'
 import { createLogger } from '../logger.ts'
 import { openDatabase } from '../store/db.ts'
@@ -11,6 +12,8 @@ import { profileOf } from './profiles.ts'
 
 export interface DrainWorkerData {
   databaseFile: string
+  /** Where camera snapshot files are (their images go up with their outbox rows). */
+  snapshotsDir: string
   upstream: GatewayConfig['upstream']
   logLevel: string
 }
@@ -31,7 +34,8 @@ if (port) {
   const data = workerData as DrainWorkerData
   const log = createLogger(data.logLevel).child({ part: 'sync', thread: 'drain' })
   const store = createStore(openDatabase(data.databaseFile, { synchronous: 'NORMAL' }))
-  const builder = new MessageBuilder(store, profileOf(data.upstream), data.upstream, log)
+  const images = snapshotImageReader(store, data.snapshotsDir)
+  const builder = new MessageBuilder(store, profileOf(data.upstream), data.upstream, log, images)
   port.on('message', (msg: ToDrain) => {
     if (msg.type === 'reset') builder.reset()
     else if (msg.type === 'wake') builder.wake()

@@ -52,6 +52,7 @@ export interface SyncStatus {
 export interface SyncDeps {
   config: UpstreamConfig
   databaseFile: string
+  snapshotsDir: string
   logLevel: string
   commandLimits: { pendingLimit: number; desiredMaxRetransmit: number }
   store: Store
@@ -80,7 +81,12 @@ export class SyncService {
     const { config, log } = deps
     this.profile = profileOf(config)
     this.engine = new DrainEngine(
-      { databaseFile: deps.databaseFile, upstream: config, logLevel: deps.logLevel },
+      {
+        databaseFile: deps.databaseFile,
+        snapshotsDir: deps.snapshotsDir,
+        upstream: config,
+        logLevel: deps.logLevel,
+      },
       deps.writer,
       config.inflightMessages,
       log.child({ part: 'drain' }),

@@ -294,7 +294,7 @@ export class IngestWriter {
       deviceId,
       `{"chunkId":${chunkId},"records":${device.records}}`,
       now,
-      { id: chunkId, bytes: body.length },
+      { ref: chunkId, bytes: body.length },
     )
     const services = [...device.services].map((serviceId) => this.shadows.persist(deviceId, serviceId, now))
     this.store.devices.bumpShadowVersion(deviceId, device.messages, now)

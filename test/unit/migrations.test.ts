@@ -180,6 +180,7 @@ describe('knownMigrations', () => {
       '5_device_groups',
       '6_products',
       '7_sync',
+      '8_cameras',
     ])
   })
 

@@ -169,8 +169,7 @@ describe('shadow compaction', () => {
 
 describe('quotas', () => {
   const fill = (lane: 0 | 1 | 2 | 3 | 4, n: number, bytes: number, at: (i: number) => number) => {
-    for (let i = 0; i < n; i++)
-      store.outbox.append(lane, `k${lane}`, 'd', `{"i":${i}}`, at(i), { id: i, bytes })
+    for (let i = 0; i < n; i++) store.outbox.append(lane, `k${lane}`, 'd', `{"i":${i}}`, at(i), { bytes })
   }
   const limits = { maxBytes: 1e12, maxAgeSeconds: 1e9, lanes: {}, maxRows: 10_000 }
 

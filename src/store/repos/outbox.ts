@@ -90,8 +90,9 @@ export class OutboxRepo {
   }
 
   /**
-   * Appends a row with a fresh idempotency key and returns the key. `chunk`: the history chunk a telemetry
-   * row points at (its id, and its size, counted against the lane's quota with the payload).
+   * Appends a row with a fresh idempotency key and returns the key. `extra.ref`: the history chunk a telemetry
+   * row points at; `extra.bytes`: what the row stands for beyond its payload (that chunk, a snapshot's image),
+   * counted against the lane's quota.
    */
   append(
     lane: LaneNumber,
@@ -99,7 +100,7 @@ export class OutboxRepo {
     deviceId: string | null,
     payload: string,
     at: number,
-    chunk?: { id: number; bytes: number },
+    extra: { ref?: number; bytes?: number } = {},
   ): string {
     const key = randomUUID()
     this.stmts.append.run(
@@ -109,8 +110,8 @@ export class OutboxRepo {
       key,
       at,
       payload,
-      payload.length + (chunk?.bytes ?? 0),
-      chunk?.id ?? null,
+      payload.length + (extra.bytes ?? 0),
+      extra.ref ?? null,
     )
     return key
   }
