@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox'
+import { SerialConfigSchema } from '../serial/config-schema.ts'
 
 // A TCP port, or `false` to disable that listener.
 const Port = Type.Union([Type.Integer({ minimum: 0, maximum: 65535 }), Type.Literal(false)], {
@@ -108,6 +109,8 @@ export const ConfigSchema = Type.Object(
     ),
     apps: Type.Array(AppConfig),
     shutdownTimeoutMs: Type.Integer({ minimum: 100, maximum: 60000 }),
+    // RS-485 Modbus RTU ports and the instruments on them (src/serial/config-schema.ts).
+    serial: SerialConfigSchema,
   },
   { additionalProperties: false },
 )
@@ -147,5 +150,6 @@ export function defaultConfig(): GatewayConfig {
     callbacks: { maxAttempts: 8, timeoutMs: 5000, initialBackoffMs: 1000 },
     apps: [],
     shutdownTimeoutMs: 4000,
+    serial: { ports: [] },
   }
 }

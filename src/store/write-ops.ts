@@ -16,6 +16,7 @@ import {
   settleAnswer,
 } from '../commands/ledger-ops.ts'
 import type { AttemptOutcome } from '../notify/callback-dispatcher.ts'
+import { serialCommandTimedOut } from '../serial/ledger-op.ts'
 import { setDesired } from '../shadows/desired-ops.ts'
 import type { ReportedShadows } from '../telemetry/reported-shadows.ts'
 import type { Store } from './index.ts'
@@ -59,6 +60,7 @@ export const WRITE_OPS = {
   'batch.create': createBatchTask,
   'shadow.setDesired': setDesired,
   'callback.record': recordCallbackAttempt,
+  'serial.commandTimedOut': serialCommandTimedOut,
 } as const
 
 export type OpName = keyof typeof WRITE_OPS
