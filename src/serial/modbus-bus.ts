@@ -105,6 +105,8 @@ export class ModbusBus {
   private sleepTimer: NodeJS.Timeout | undefined
   private stopped = false
   private loop: Promise<void> | undefined
+  /** Points whose read a slave refused with an exception (logged once). */
+  private readonly refusedReads = new Set<string>()
   /** Polls whose response was decoded (for figures: the benchmark reads it). */
   pollsDone = 0
 
@@ -243,12 +245,17 @@ export class ModbusBus {
     slave.due[index] = Math.max((slave.due[index] ?? now) + point.pollMs, now + 1)
     const { outcome, result } = await this.transact(slave, readRequest(point), probe ? 0 : undefined)
     this.settle(slave, outcome)
-    if (outcome.kind === 'exception')
+    // A register map mistake answers an exception at every poll: said once per point, not every second.
+    const key = `${slave.spec.unitId}/${index}`
+    if (outcome.kind === 'exception' && !this.refusedReads.has(key)) {
+      this.refusedReads.add(key)
       this.log.warn(
         { path: this.spec.path, unitId: slave.spec.unitId, point: point.name, err: outcome.message },
-        'modbus exception on read',
+        'modbus exception on read (logged once until the point reads again)',
       )
+    }
     if (outcome.kind !== 'ok') return
+    this.refusedReads.delete(key)
     let value: PointValue
     try {
       const r = result as { data: boolean[]; buffer: Buffer }

@@ -107,7 +107,7 @@ describe.runIf(requireProgram('socat'))('serial writes over a PTY (Modbus RTU)',
       [16, 102, 2],
     ])
     const row = await waitFor(
-      () => site.gw.gateway.store.commands.inFlight().length === 0 && lastDesired(),
+      () => (site.gw.gateway.store.commands.inFlight().length === 0 ? lastDesired() : undefined),
       'desired command ended',
     )
     expect(row.status).toBe('SUCCESSFUL')
