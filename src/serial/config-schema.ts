@@ -88,7 +88,7 @@ const SerialPortConfig = Type.Object(
     dataBits: Type.Optional(oneOf([5, 6, 7, 8], '5, 6, 7 or 8')),
     parity: Type.Optional(oneOf(PARITIES, `one of ${PARITIES.join(', ')}`)),
     stopBits: Type.Optional(oneOf([1, 1.5, 2], '1, 1.5 or 2')),
-    /** Silence between the end of one exchange and the next frame; default 3.5 character times (at least 2 ms). */
+    /** Silence between the end of one exchange and the next frame; default 3.5 character times (§2.5.1.1). */
     turnaroundMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
     /** Reopening a lost port: first wait, doubling up to the max; defaults 500, 30000. */
     reopenMinMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 600_000 })),

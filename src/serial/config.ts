@@ -77,9 +77,13 @@ export function bitsPerChar(port: Pick<PortSpec, 'dataBits' | 'parity' | 'stopBi
   return 1 + port.dataBits + (port.parity === 'none' ? 0 : 1) + port.stopBits
 }
 
-/** Modbus over serial line §2.5.1.1: frames are separated by at least 3.5 character times. */
+/**
+ * Modbus over serial line §2.5.1.1: frames are separated by at least 3.5 character times, a fixed 1.75 ms
+ * above 19200 baud; in whole milliseconds (the timer's resolution), rounded up.
+ */
 export function defaultTurnaroundMs(port: Pick<PortSpec, 'baudRate' | 'dataBits' | 'parity' | 'stopBits'>) {
-  return Math.max(2, Math.ceil((3.5 * bitsPerChar(port) * 1000) / port.baudRate))
+  const t35 = port.baudRate > 19200 ? 1.75 : (3.5 * bitsPerChar(port) * 1000) / port.baudRate
+  return Math.ceil(t35)
 }
 
 /** Checks the section beyond its schema; returns the first problem as `key: what is wrong`, or undefined. */

@@ -100,7 +100,7 @@ export class ModbusBus {
   private writes: WriteJob[] = []
   private sentHook: (() => void) | undefined
   private abortCurrent: (() => void) | undefined
-  private lastExchangeEnd = 0
+  private lastExchangeEnd = Number.NEGATIVE_INFINITY
   private wakeUp: (() => void) | undefined
   private sleepTimer: NodeJS.Timeout | undefined
   private stopped = false
@@ -345,14 +345,15 @@ export class ModbusBus {
     for (let attempt = 0; ; attempt++) {
       await this.turnaround()
       const { outcome, result } = await this.exchange(slave, request)
-      this.lastExchangeEnd = this.now()
-      const retry = slave.state.recordAttempt(outcome, this.lastExchangeEnd)
+      // The silence is timed on the monotonic clock, finer than the epoch milliseconds of due times.
+      this.lastExchangeEnd = performance.now()
+      const retry = slave.state.recordAttempt(outcome, this.now())
       if (!retry || attempt >= retries || !this.client) return { outcome, result }
     }
   }
 
   private async turnaround(): Promise<void> {
-    const wait = this.lastExchangeEnd + this.spec.turnaroundMs - this.now()
+    const wait = this.lastExchangeEnd + this.spec.turnaroundMs - performance.now()
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
   }
 

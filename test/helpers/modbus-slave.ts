@@ -191,7 +191,6 @@ export class ModbusSlaveSimulator {
     const wireMs = this.options.wireBaudRate
       ? ((frame.length + response.length) * 10 * 1000) / this.options.wireBaudRate
       : 0
-    const delay = unit.responseDelayMs + wireMs
     this.busy = true
     const send = () => {
       if (unit.corruptResponses > 0) {
@@ -203,8 +202,15 @@ export class ModbusSlaveSimulator {
       this.busy = false
       this.port?.write(response)
     }
-    if (delay > 0) setTimeout(send, delay)
-    else send()
+    const afterWire = () => {
+      if (wireMs === 0) return send()
+      // A line time of about a millisecond: timers are too coarse, so wait it out on the event loop.
+      const due = performance.now() + wireMs
+      const spin = () => (performance.now() >= due ? send() : setImmediate(spin))
+      spin()
+    }
+    if (unit.responseDelayMs > 0) setTimeout(afterWire, unit.responseDelayMs)
+    else afterWire()
   }
 
   private respond(unit: SimUnit, frame: Buffer, fc: number, address: number, quantity: number): Buffer {

@@ -58,6 +58,8 @@ describe('serial config', () => {
       byteOrder: 'big',
     })
     expect(defaultTurnaroundMs({ baudRate: 115200, dataBits: 8, parity: 'even', stopBits: 1 })).toBe(2)
+    // 3.5 characters of 11 bits at 19200 baud are 2.005 ms; above 19200 baud the spec fixes 1.75 ms.
+    expect(defaultTurnaroundMs({ baudRate: 19200, dataBits: 8, parity: 'even', stopBits: 1 })).toBe(3)
   })
 
   it('names the key of a schema mistake', () => {
