@@ -71,6 +71,7 @@ export class SerialLine {
       port.removeAllListeners('close')
       await new Promise<void>((resolve) => (port.isOpen ? port.close(() => resolve()) : resolve()))
       port.removeAllListeners()
+      port.on('error', () => {})
       this.onClosed('stopped')
     }
   }
