@@ -20,6 +20,8 @@ import { CallbackDispatcher, defaultBackoffMs } from './notify/callback-dispatch
 import { ProductCatalog } from './products/catalog.ts'
 import { oneJsonUplinkHandler } from './protocols/onejson-uplink.ts'
 import { platformUplinkHandler } from './protocols/platform-uplink.ts'
+import { resolveSerial } from './serial/config.ts'
+import { SerialService } from './serial/service.ts'
 import { DesiredStateService } from './shadows/desired.ts'
 import { ShadowService } from './shadows/service.ts'
 import { openDatabase } from './store/db.ts'
@@ -52,6 +54,8 @@ export interface Gateway {
   readonly snapshots: SnapshotStore
   /** The certificate of the MQTTS and HTTPS listeners; undefined when both are disabled. */
   readonly tls: TlsMaterial | undefined
+  /** RS-485 Modbus RTU instruments (config `serial`). */
+  readonly serial: SerialService
   /** Where each listener ended up (port 0 in the config means any free port). */
   listeners: Listener[]
   start(): Promise<Listener[]>
@@ -175,6 +179,15 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
   for (const event of ['device.added', 'device.deleted', 'device.status'] as const) {
     bus.on(event, () => callbackDispatcher.wake())
   }
+  // Serial instruments: devices whose commands go through their own driver, not the broker.
+  const serial = new SerialService(resolveSerial(config.serial), config.serial.appId, {
+    store,
+    registry,
+    ingest,
+    commands,
+    bus,
+    log: log.child({ part: 'serial' }),
+  })
   const apiDeps = {
     log,
     store,
@@ -191,6 +204,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     // One limit for HTTP and HTTPS: the same application calling through both counts once.
     throttle: new AppThrottle(config.http.throttle.maxCalls, config.http.throttle.windowSeconds * 1000),
     cameras: cams.api,
+    serial,
   }
   const api = await buildApi(apiDeps)
   // HTTPS is a second fastify instance on a TLS server, serving the same routes from the same parts.
@@ -216,6 +230,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     cameras: cams.service,
     snapshots: cams.snapshots,
     tls,
+    serial,
     listeners: [],
     async start() {
       await apps.syncConfigApps(config.apps)
@@ -226,6 +241,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
       cams.service.start()
       callbackDispatcher.start()
       await sync.start()
+      serial.start()
       const listeners: Listener[] = [...(await broker.start())]
       if (config.http.port !== false) {
         await api.listen({ host: config.host, port: config.http.port })
@@ -245,6 +261,8 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     },
     async stop() {
       if (started) {
+        // Serial devices go OFFLINE and their last values are queued before the writer drains.
+        await serial.stop()
         // No new connections; queued messages are committed and acknowledged before clients are disconnected.
         await broker.stop(() => ingest.drain())
         commands.stop()

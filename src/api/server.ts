@@ -9,6 +9,7 @@ import type { DeviceRegistry } from '../devices/registry.ts'
 import { PlatformError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { ProductCatalog } from '../products/catalog.ts'
+import type { SerialService } from '../serial/service.ts'
 import type { DesiredStateService } from '../shadows/desired.ts'
 import type { ShadowService } from '../shadows/service.ts'
 import type { Store } from '../store/index.ts'
@@ -25,6 +26,7 @@ import { oneJsonRoutes } from './routes/onejson.ts'
 import { productRoutes } from './routes/products.ts'
 import { rpcRoutes } from './routes/rpc.ts'
 import { securityRoutes } from './routes/security.ts'
+import { serialRoutes } from './routes/serial.ts'
 import { desiredRoutes, shadowRoutes } from './routes/shadows.ts'
 import { subscriptionRoutes } from './routes/subscriptions.ts'
 import { syncRoutes } from './routes/sync.ts'
@@ -51,6 +53,8 @@ export interface ApiDeps {
   https?: { cert: Buffer; key: Buffer }
   /** Cameras' upload endpoint, firmware packages and snapshots (issue 6). */
   cameras?: CameraApiDeps
+  /** Serial instruments (GET /sitegate/v1/serial). */
+  serial?: SerialService
 }
 
 const DASHBOARD = new URL('../../renderer/index.html', import.meta.url)
@@ -124,6 +128,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   rpcRoutes(app, deps)
   syncRoutes(app, deps)
   if (deps.cameras) await cameraRoutes(app, deps.cameras)
+  serialRoutes(app, deps)
 
   app.get('/openapi.json', { config: { auth: false }, schema: { hide: true } }, async () => app.swagger())
 

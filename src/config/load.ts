@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { Value } from '@sinclair/typebox/value'
 import { parse as parseYaml } from 'yaml'
+import { checkSerialConfig } from '../serial/config.ts'
 import { ConfigSchema, defaultConfig, type GatewayConfig } from './schema.ts'
 
 /** A configuration problem, naming the key and what is wrong with it. */
@@ -127,6 +128,9 @@ export function validateConfig(candidate: unknown): Readonly<GatewayConfig> {
       throw new ConfigError(`invalid config: apps.${i}.appId: "${app.appId}" is listed twice`)
     ids.add(app.appId)
   }
+  // Serial ports: duplicates, data types that do not fit a table, … (src/serial/config.ts).
+  const serialProblem = checkSerialConfig(config.serial)
+  if (serialProblem !== undefined) throw new ConfigError(`invalid config: ${serialProblem}`)
   return deepFreeze(config)
 }
 

@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox'
+import { SerialConfigSchema } from '../serial/config-schema.ts'
 
 // A TCP port, or `false` to disable that listener.
 const Port = Type.Union([Type.Integer({ minimum: 0, maximum: 65535 }), Type.Literal(false)], {
@@ -195,6 +196,8 @@ export const ConfigSchema = Type.Object(
     apps: Type.Array(AppConfig),
     upstream: UpstreamConfig,
     shutdownTimeoutMs: Type.Integer({ minimum: 100, maximum: 60000 }),
+    // RS-485 Modbus RTU ports and the instruments on them (src/serial/config-schema.ts).
+    serial: SerialConfigSchema,
   },
   { additionalProperties: false },
 )
@@ -256,5 +259,6 @@ export function defaultConfig(): GatewayConfig {
       quota: { maxBytes: 2 * 1024 ** 3, maxAgeSeconds: 14 * 86_400, lanes: {}, checkIntervalMs: 10_000 },
     },
     shutdownTimeoutMs: 4000,
+    serial: { ports: [] },
   }
 }

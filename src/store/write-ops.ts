@@ -17,6 +17,7 @@ import {
   settleAnswer,
 } from '../commands/ledger-ops.ts'
 import type { AttemptOutcome } from '../notify/callback-dispatcher.ts'
+import { serialCommandTimedOut } from '../serial/ledger-op.ts'
 import { setDesired } from '../shadows/desired-ops.ts'
 import { acceptCloudRequest, ackOutbox, enforceQuota, replyToCloud } from '../sync/sync-ops.ts'
 import type { ReportedShadows } from '../telemetry/reported-shadows.ts'
@@ -67,6 +68,7 @@ export const WRITE_OPS = {
   'sync.acceptCloudRequest': acceptCloudRequest,
   'camera.snapshot': addSnapshot,
   'camera.answer': cameraAnswer,
+  'serial.commandTimedOut': serialCommandTimedOut,
 } as const
 
 export type OpName = keyof typeof WRITE_OPS

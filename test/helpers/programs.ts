@@ -5,6 +5,7 @@ const PACKAGE_OF: Record<string, string> = {
   mosquitto_pub: 'mosquitto-clients',
   mosquitto: 'mosquitto',
   openssl: 'openssl',
+  socat: 'socat',
 }
 
 function installed(program: string): boolean {
