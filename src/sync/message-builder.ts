@@ -6,6 +6,7 @@ import type { Logger } from '../logger.ts'
 import type { Store } from '../store/index.ts'
 import { LANES, type LaneNumber, type OutboxReadRow } from '../store/repos/outbox.ts'
 import type { UpstreamProfile } from './profile.ts'
+import { LivePath } from './live-path.ts'
 import { contentOf, type RowContent, type SnapshotReader } from './records.ts'
 import type { OutboxRun } from './sync-ops.ts'
 
@@ -14,6 +15,9 @@ const READ_AHEAD = 1000
 /** Snapshot rows are read a few at a time: their images are large. */
 const SNAPSHOT_READ_AHEAD = 8
 const SNAPSHOT_LANE: LaneNumber = 4
+const TELEMETRY_LANE: LaneNumber = 3
+/** Share of a message kept for live telemetry while a backlog drains (live-path.ts). */
+const LIVE_SHARE = 0.25
 
 export interface BuildOptions {
   compress: boolean
@@ -42,6 +46,7 @@ export class MessageBuilder {
   private readonly cursors: number[] = []
   private readonly buffers: Buffered[][] = []
   private readonly exhausted: boolean[] = []
+  private readonly live: LivePath
 
   constructor(
     private readonly store: Store,
@@ -50,6 +55,7 @@ export class MessageBuilder {
     private readonly log: Logger,
     private readonly snapshots?: SnapshotReader,
   ) {
+    this.live = new LivePath(store)
     this.reset()
   }
 
@@ -60,11 +66,13 @@ export class MessageBuilder {
       this.buffers[lane] = []
       this.exhausted[lane] = false
     }
+    this.live.reset()
   }
 
   /** New rows may have been written: look at every lane again. */
   wake(): void {
     this.exhausted.fill(false)
+    this.live.wake()
   }
 
   /**
@@ -81,17 +89,42 @@ export class MessageBuilder {
     let size = frame.prefix.length + frame.suffix.length
     let snapshotRows = 0
     const batch = () => this.batch(frame, parts, runs, size, snapshotRows)
+    /** Adds a row's records when they fit; false when the message is full (the row stays for the next one). */
+    const fits = (records: string[]): boolean => {
+      let add = 0
+      for (const r of records) add += r.length + 1
+      if (parts.length > 0 && size + add > this.options.maxMessageBytes) return false
+      for (const r of records) parts.push(r)
+      size += add
+      return true
+    }
     for (const lane of LANES) {
       if (
         lane === SNAPSHOT_LANE &&
         (parts.length > 0 || LANES.some((l) => l < lane && this.peek(l, snapshotRowsInFlight)))
       )
         break
+      if (lane === TELEMETRY_LANE) {
+        // Live rows first, up to their share of the message; then the backlog.
+        const liveBudget = size + this.options.maxMessageBytes * LIVE_SHARE
+        for (let row = this.live.peek(); row && size < liveBudget; row = this.live.peek()) {
+          const content = this.contentOf({ row })
+          if (content.type === 'records' && !fits(content.records)) return batch()
+          this.live.take(row)
+          runs.single(lane, row.seq)
+        }
+      }
       for (
         let entry = this.peek(lane, snapshotRowsInFlight);
         entry;
         entry = this.peek(lane, snapshotRowsInFlight)
       ) {
+        if (lane === TELEMETRY_LANE && this.live.passedByBacklog(entry.row)) {
+          // Already sent by the live path: not part of this message's runs (its own message deletes it).
+          this.buffers[lane]?.shift()
+          runs.breakRun(lane)
+          continue
+        }
         const content = this.contentOf(entry)
         if (content.type === 'reply') {
           if (runs.rows > 0) return batch()
@@ -109,19 +142,11 @@ export class MessageBuilder {
             snapshotRows: 0,
           }
         }
-        if (content.type === 'nothing') {
-          this.buffers[lane]?.shift()
-          runs.add(lane, entry.row.seq)
-          continue
-        }
-        let add = 0
-        for (const r of content.records) add += r.length + 1
-        if (parts.length > 0 && size + add > this.options.maxMessageBytes) return batch()
+        if (content.type === 'records' && !fits(content.records)) return batch()
         this.buffers[lane]?.shift()
         runs.add(lane, entry.row.seq)
-        for (const r of content.records) parts.push(r)
-        size += add
-        if (lane === SNAPSHOT_LANE) snapshotRows += 1
+        if (lane === TELEMETRY_LANE) this.live.tookByBacklog(entry.row)
+        if (lane === SNAPSHOT_LANE && content.type === 'records') snapshotRows += 1
         if (size >= this.options.maxMessageBytes) return batch()
       }
     }
@@ -183,20 +208,37 @@ export class MessageBuilder {
   }
 }
 
-/** Collects the sequence numbers of the rows a message takes, per lane, as one run each. */
+/**
+ * Collects the sequence numbers of the rows a message takes as runs: a run is every row of its lane between
+ * its ends (rows of a lane are read in order), so a row skipped in between ends the run.
+ */
 class RunCollector {
-  private runs: OutboxRun[] = []
+  private readonly runs: OutboxRun[] = []
+  private readonly open = new Map<LaneNumber, OutboxRun>()
   rows = 0
 
   add(lane: LaneNumber, seq: number): void {
     this.rows += 1
-    const run = this.runs.find((r) => r.lane === lane)
-    if (!run) this.runs.push({ lane, from: seq, to: seq })
-    else {
+    const run = this.open.get(lane)
+    if (!run) {
+      const fresh = { lane, from: seq, to: seq }
+      this.runs.push(fresh)
+      this.open.set(lane, fresh)
+    } else {
       // Snapshot rows are read newest first: their run grows downwards.
       run.from = Math.min(run.from, seq)
       run.to = Math.max(run.to, seq)
     }
+  }
+
+  /** A row taken out of order (a live row): a run of its own. */
+  single(lane: LaneNumber, seq: number): void {
+    this.rows += 1
+    this.runs.push({ lane, from: seq, to: seq })
+  }
+
+  breakRun(lane: LaneNumber): void {
+    this.open.delete(lane)
   }
 
   take(): { runs: OutboxRun[]; rows: number } {

@@ -86,6 +86,10 @@ export class OutboxRepo {
         'SELECT seq, bytes, created_at FROM outbox WHERE lane = ? ORDER BY seq LIMIT ?',
       ),
       maxSeq: db.prepare('SELECT coalesce(max(seq), 0) FROM outbox').pluck(),
+      maxSeqOfLane: db.prepare('SELECT coalesce(max(seq), 0) FROM outbox WHERE lane = ?').pluck(),
+      lastPerDevice: db.prepare(
+        'SELECT device_id, max(seq) AS last FROM outbox WHERE lane = ? AND seq <= ? GROUP BY device_id',
+      ),
     }
   }
 
@@ -210,6 +214,17 @@ export class OutboxRepo {
       out[r.lane] = { records: r.records, bytes: r.bytes, lastAt: r.last_at }
     }
     return out
+  }
+
+  /** The highest sequence number waiting in a lane (0 when it is empty). */
+  maxSeqOfLane(lane: LaneNumber): number {
+    return this.stmts.maxSeqOfLane.get(lane) as number
+  }
+
+  /** Per device, the last row of a lane up to `upTo` (where each device's backlog ends). */
+  lastPerDevice(lane: LaneNumber, upTo: number): Map<string | null, number> {
+    const rows = this.stmts.lastPerDevice.all(lane, upTo) as { device_id: string | null; last: number }[]
+    return new Map(rows.map((r) => [r.device_id, r.last]))
   }
 
   /** The highest sequence number written so far (0 when the outbox is empty). */
