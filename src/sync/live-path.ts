@@ -16,8 +16,12 @@ export class LivePath {
   private cursor = 0
   private buffer: OutboxReadRow[] = []
   private exhausted = false
-  /** Devices with backlog rows not yet taken, and the sequence number of their last one. */
-  private backlogLast = new Map<string | null, number>()
+  /**
+   * Devices with backlog rows not yet taken, and the sequence number of their last one; found when the first
+   * live row shows up (a scan of the backlog: not worth doing for a drain with no live traffic).
+   */
+  private backlogLast: Map<string | null, number> | undefined
+  private liveFrom = 0
   /**
    * Devices with a live row left to the backlog path, and the last such row: their live rows wait for the
    * backlog path until it has passed that row.
@@ -33,7 +37,8 @@ export class LivePath {
   /** Link-up: what is waiting now is the backlog. */
   reset(): void {
     this.cursor = this.store.outbox.maxSeqOfLane(Lane.telemetry)
-    this.backlogLast = this.store.outbox.lastPerDevice(Lane.telemetry, this.cursor)
+    this.liveFrom = this.cursor
+    this.backlogLast = undefined
     this.buffer = []
     this.exhausted = false
     this.deferred.clear()
@@ -53,7 +58,7 @@ export class LivePath {
 
   /** The backlog path took a row into a message. */
   tookByBacklog(row: OutboxReadRow): void {
-    if (this.backlogLast.get(row.device_id) === row.seq) this.backlogLast.delete(row.device_id)
+    if (this.backlogLast?.get(row.device_id) === row.seq) this.backlogLast.delete(row.device_id)
   }
 
   /** The next live row that may go now, or undefined. */
@@ -71,6 +76,8 @@ export class LivePath {
         this.buffer = rows
       }
       const row = this.buffer[0] as OutboxReadRow
+      // Rows the backlog path has taken so far are not in the map: only what is still ahead of it counts.
+      this.backlogLast ??= this.pendingBacklog()
       if (row.seq <= this.backlogAt) {
         this.buffer.shift()
         continue
@@ -82,6 +89,13 @@ export class LivePath {
       }
       return row
     }
+  }
+
+  /** Per device, the last backlog row the backlog path has not reached yet. */
+  private pendingBacklog(): Map<string | null, number> {
+    const last = this.store.outbox.lastPerDevice(Lane.telemetry, this.liveFrom)
+    for (const [device, seq] of last) if (seq <= this.backlogAt) last.delete(device)
+    return last
   }
 
   take(row: OutboxReadRow): void {
