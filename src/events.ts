@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import type { CallView, EventView } from './safety/views.ts'
 import type { CommandRow } from './store/repos/commands.ts'
 
 /** One service's reported data as committed by ingest. */
@@ -19,6 +20,10 @@ export interface GatewayEvents {
   'device.reported': { deviceId: string; services: ReportedService[] }
   /** A command was created or changed status (spec §2.8 statuses). */
   'command.status': { command: CommandRow }
+  /** A safety-device call was placed or changed state (issue 7). */
+  'safety.call': { call: CallView }
+  /** A safety device sent a message (reply, SOS, status, …). */
+  'safety.event': { event: EventView }
 }
 
 export type GatewayEventName = keyof GatewayEvents

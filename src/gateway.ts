@@ -16,6 +16,8 @@ import { CallbackDispatcher, defaultBackoffMs } from './notify/callback-dispatch
 import { ProductCatalog } from './products/catalog.ts'
 import { oneJsonUplinkHandler } from './protocols/onejson-uplink.ts'
 import { platformUplinkHandler } from './protocols/platform-uplink.ts'
+import { xmppSettings } from './safety/config.ts'
+import { SafetyService } from './safety/service.ts'
 import { DesiredStateService } from './shadows/desired.ts'
 import { ShadowService } from './shadows/service.ts'
 import { openDatabase } from './store/db.ts'
@@ -40,6 +42,8 @@ export interface Gateway {
   readonly ingest: IngestService
   readonly commands: CommandService
   readonly broker: Broker
+  /** Safety-device calls over XMPP (issue 7); its client is idle when `xmpp:` is not configured. */
+  readonly safety: SafetyService
   readonly api: FastifyInstance
   /** The certificate of the MQTTS and HTTPS listeners; undefined when both are disabled. */
   readonly tls: TlsMaterial | undefined
@@ -130,8 +134,17 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
   for (const event of ['device.added', 'device.deleted', 'device.status'] as const) {
     bus.on(event, () => callbackDispatcher.wake())
   }
+  const safety = new SafetyService(
+    store,
+    ingest,
+    registry,
+    bus,
+    log.child({ part: 'safety' }),
+    config.xmpp ? xmppSettings(config.xmpp) : undefined,
+  )
   const apiDeps = {
     log,
+    safety,
     store,
     apps,
     registry,
@@ -164,6 +177,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     ingest,
     commands,
     broker,
+    safety,
     api,
     tls,
     listeners: [],
@@ -174,6 +188,8 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
       await ingest.start()
       commands.start()
       callbackDispatcher.start()
+      // Connects in the background: the gateway serves the LAN whether or not the XMPP server is up.
+      safety.start()
       const listeners: Listener[] = [...(await broker.start())]
       if (config.http.port !== false) {
         await api.listen({ host: config.host, port: config.http.port })
@@ -196,6 +212,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
         // No new connections; queued messages are committed and acknowledged before clients are disconnected.
         await broker.stop(() => ingest.drain())
         commands.stop()
+        await safety.stop()
         await callbackDispatcher.stop()
         await ingest.close()
         await Promise.all([api.close(), httpsApi?.close()])

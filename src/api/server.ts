@@ -9,6 +9,7 @@ import type { DeviceRegistry } from '../devices/registry.ts'
 import { PlatformError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { ProductCatalog } from '../products/catalog.ts'
+import type { SafetyService } from '../safety/service.ts'
 import type { DesiredStateService } from '../shadows/desired.ts'
 import type { ShadowService } from '../shadows/service.ts'
 import type { Store } from '../store/index.ts'
@@ -22,6 +23,7 @@ import { historyRoutes } from './routes/history.ts'
 import { oneJsonRoutes } from './routes/onejson.ts'
 import { productRoutes } from './routes/products.ts'
 import { rpcRoutes } from './routes/rpc.ts'
+import { safetyRoutes } from './routes/safety.ts'
 import { securityRoutes } from './routes/security.ts'
 import { desiredRoutes, shadowRoutes } from './routes/shadows.ts'
 import { subscriptionRoutes } from './routes/subscriptions.ts'
@@ -45,6 +47,8 @@ export interface ApiDeps {
   throttle: AppThrottle
   /** Serve over TLS with this certificate (the HTTPS listener). */
   https?: { cert: Buffer; key: Buffer }
+  /** Safety-device calls over XMPP (issue 7). */
+  safety?: SafetyService
 }
 
 const DASHBOARD = new URL('../../renderer/index.html', import.meta.url)
@@ -116,6 +120,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   productRoutes(app, deps)
   oneJsonRoutes(app, deps)
   rpcRoutes(app, deps)
+  if (deps.safety) safetyRoutes(app, { ...deps, safety: deps.safety })
 
   app.get('/openapi.json', { config: { auth: false }, schema: { hide: true } }, async () => app.swagger())
 

@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox'
+import { XmppConfigSchema } from '../safety/config-schema.ts'
 
 // A TCP port, or `false` to disable that listener.
 const Port = Type.Union([Type.Integer({ minimum: 0, maximum: 65535 }), Type.Literal(false)], {
@@ -107,6 +108,8 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false },
     ),
     apps: Type.Array(AppConfig),
+    // Safety-device calls over XMPP (issue 7); absent = off. Defaults of its optional keys: safety/config.ts.
+    xmpp: Type.Optional(XmppConfigSchema),
     shutdownTimeoutMs: Type.Integer({ minimum: 100, maximum: 60000 }),
   },
   { additionalProperties: false },

@@ -16,6 +16,7 @@ import {
   settleAnswer,
 } from '../commands/ledger-ops.ts'
 import type { AttemptOutcome } from '../notify/callback-dispatcher.ts'
+import { SAFETY_OPS } from '../safety/safety-ops.ts'
 import { setDesired } from '../shadows/desired-ops.ts'
 import type { ReportedShadows } from '../telemetry/reported-shadows.ts'
 import type { Store } from './index.ts'
@@ -59,6 +60,8 @@ export const WRITE_OPS = {
   'batch.create': createBatchTask,
   'shadow.setDesired': setDesired,
   'callback.record': recordCallbackAttempt,
+  // Safety-device calls and messages (issue 7).
+  ...SAFETY_OPS,
 } as const
 
 export type OpName = keyof typeof WRITE_OPS

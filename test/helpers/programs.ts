@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process'
 const PACKAGE_OF: Record<string, string> = {
   mosquitto_pub: 'mosquitto-clients',
   openssl: 'openssl',
+  prosody: 'prosody',
 }
 
 function installed(program: string): boolean {

@@ -179,6 +179,7 @@ describe('knownMigrations', () => {
       '4_subscriptions',
       '5_device_groups',
       '6_products',
+      '9_safety_calls',
     ])
   })
 
