@@ -124,7 +124,12 @@ export const EXAMPLE_ATTRS = {
 export function exampleStanza(
   o: { to?: string; id?: string; attrs?: Record<string, unknown>; body?: string; type?: string } = {},
 ): string {
-  const attrs = JSON.stringify(o.attrs ?? EXAMPLE_ATTRS).replaceAll('"', '&quot;')
+  // B.4 layer 3: the JSON is XML text, its quotes written as &quot; (and &, <, > escaped as XML needs).
+  const attrs = JSON.stringify(o.attrs ?? EXAMPLE_ATTRS)
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;')
   return (
     '<?xml version="1.0" encoding="UTF-8" ?>' +
     `<message to="${o.to ?? HELMET_JID}" id="${o.id ?? '1663236474522'}" type="${o.type ?? 'chat'}">` +
@@ -144,17 +149,17 @@ export interface CallApiAnswer {
   body: { stateCode: string; errorMessage: string | null; result: null }
 }
 
-/** POSTs to the call API as B.3 says: `Authorization: bearer {token}`, no app_key. */
+/** POSTs to the call API as B.3 says: `Authorization: bearer {token}`, no app_key (`null`: no header). */
 export async function postCall(
   site: SafetySite,
   body: unknown,
-  authorization: string | undefined = `bearer ${site.session.accessToken}`,
+  authorization: string | null = `bearer ${site.session.accessToken}`,
 ): Promise<CallApiAnswer> {
   const res = await fetch(`${site.gw.httpUrl}${CALL_API}`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
-      ...(authorization === undefined ? {} : { authorization }),
+      ...(authorization === null ? {} : { authorization }),
     },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   })
