@@ -38,7 +38,7 @@ export interface SafetySite {
 }
 
 export async function startSafetySite(
-  opts: { tls?: boolean; config?: (c: GatewayConfig) => void } = {},
+  opts: { tls?: boolean; config?: (c: GatewayConfig, prosody: ProsodyServer) => void } = {},
 ): Promise<SafetySite> {
   const prosody = await startProsody({
     hosts: [SITE, DEVICES_HOST],
@@ -55,7 +55,7 @@ export async function startSafetySite(
         propertiesNamespace: HELMET_NS,
         reconnect: { initialDelayMs: 100, maxDelayMs: 400 },
       }
-      opts.config?.(c)
+      opts.config?.(c, prosody)
     },
   })
   const session = await login(gw.httpUrl, firstApp(gw.dataDir))
