@@ -130,6 +130,9 @@ export class SafetyXmppClient {
     ])
     clearTimeout(timer)
     xmpp.removeAllListeners()
+    // A login in progress when it stopped can still fail and emit 'error'; with no listener EventEmitter would
+    // throw it out of @xmpp's promise chain as an unhandled rejection.
+    xmpp.on('error', () => {})
     this.xmpp = undefined
     this.setState('offline')
   }

@@ -11,9 +11,11 @@ import { requireProgram } from '../helpers/programs.ts'
 import {
   DEVICES_HOST,
   exampleStanza,
+  GATEWAY_USER,
   HELMET_USER,
   postCall,
   type SafetySite,
+  SITE,
   startSafetySite,
   waitForXmppState,
   xmppStatus,
@@ -113,6 +115,36 @@ describe.skipIf(!requireProgram('prosody'))(
         return call?.state === 'failed' ? call : undefined
       }, 'the unanswered call to end')
       expect(ended.detail).toBe('no answer within 1 s')
+    })
+
+    it('a refused login shows in the status and is tried again with backoff', async () => {
+      const gw = await startGateway({
+        config: (c) => {
+          c.xmpp = {
+            service: site.prosody.service,
+            domain: SITE,
+            username: GATEWAY_USER.user,
+            password: 'not-the-password',
+            reconnect: { initialDelayMs: 100, maxDelayMs: 200 },
+          }
+        },
+      })
+      try {
+        const session = await login(gw.httpUrl, firstApp(gw.dataDir))
+        const status = await waitFor(async () => {
+          const s = await callApi<{
+            state: string
+            lastError: { message: string } | null
+            reconnectAttempts: number
+          }>(gw.httpUrl, session, 'GET', '/sitegate/v1/safety/status')
+          return s.body.reconnectAttempts >= 2 ? s.body : undefined
+        }, 'login attempts')
+        expect(status.state).not.toBe('online')
+        expect(status.lastError?.message).toMatch(/not-authorized/)
+      } finally {
+        await gw.stop()
+        removeDir(gw.dataDir)
+      }
     })
   },
 )
