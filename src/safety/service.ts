@@ -60,6 +60,7 @@ export class SafetyService {
   readonly client: SafetyXmppClient
   readonly repo: SafetyRepo
   private sweepTimer: NodeJS.Timeout | undefined
+  private lastStanzaId = 0
 
   constructor(
     store: Store,
@@ -155,7 +156,7 @@ export class SafetyService {
     }
     return {
       to: info.chatJid,
-      id: String(Date.now()),
+      id: this.nextStanzaId(),
       subject: directive,
       body: text,
       namespace: s.defaultNamespace,
@@ -232,6 +233,12 @@ export class SafetyService {
       'safety call sent',
     )
     return logged
+  }
+
+  /** B.10 note 4: numeric like the example (epoch ms), and never the same twice in this process. */
+  private nextStanzaId(): string {
+    this.lastStanzaId = Math.max(Date.now(), this.lastStanzaId + 1)
+    return String(this.lastStanzaId)
   }
 
   private lastErrorSuffix(): string {
