@@ -57,6 +57,8 @@ export const ERROR_CATALOGUE = {
   '600002': { status: 403, desc: 'The product not existed.' },
   '1010005': { status: 403, desc: 'Invalid access token or appId.' },
   '1010009': { status: 403, desc: 'app throttle exceed.' },
+  // sitegate's own (issue 7): a safety-device call needs the gateway's XMPP session.
+  '109001': { status: 503, desc: 'The XMPP server is not connected.' },
 } as const satisfies Record<string, { status: number; desc: string }>
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import type { CallView, EventView } from './safety/views.ts'
 import type { CommandRow } from './store/repos/commands.ts'
 
 /** One service's reported data as committed by ingest. */
@@ -21,6 +22,10 @@ export interface GatewayEvents {
   'command.status': { command: CommandRow }
   /** The upstream link went up or down, or rows were dropped by a quota (sync/service.ts status). */
   'sync.status': { connected: boolean; reason: string }
+  /** A safety-device call was placed or changed state (issue 7). */
+  'safety.call': { call: CallView }
+  /** A safety device sent a message (reply, SOS, status, …). */
+  'safety.event': { event: EventView }
 }
 
 export type GatewayEventName = keyof GatewayEvents

@@ -20,6 +20,8 @@ import { CallbackDispatcher, defaultBackoffMs } from './notify/callback-dispatch
 import { ProductCatalog } from './products/catalog.ts'
 import { oneJsonUplinkHandler } from './protocols/onejson-uplink.ts'
 import { platformUplinkHandler } from './protocols/platform-uplink.ts'
+import { xmppSettings } from './safety/config.ts'
+import { SafetyService } from './safety/service.ts'
 import { resolveSerial } from './serial/config.ts'
 import { SerialService } from './serial/service.ts'
 import { DesiredStateService } from './shadows/desired.ts'
@@ -48,6 +50,8 @@ export interface Gateway {
   readonly commands: CommandService
   readonly broker: Broker
   readonly sync: SyncService
+  /** Safety-device calls over XMPP (issue 7); its client is idle when `xmpp:` is not configured. */
+  readonly safety: SafetyService
   readonly api: FastifyInstance
   /** Cameras (issue 6): their protocol, status and command driver; snapshot files + index; firmware packages. */
   readonly cameras: CameraService
@@ -188,8 +192,17 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     bus,
     log: log.child({ part: 'serial' }),
   })
+  const safety = new SafetyService(
+    store,
+    ingest,
+    registry,
+    bus,
+    log.child({ part: 'safety' }),
+    config.xmpp ? xmppSettings(config.xmpp) : undefined,
+  )
   const apiDeps = {
     log,
+    safety,
     store,
     apps,
     registry,
@@ -226,6 +239,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     commands,
     broker,
     sync,
+    safety,
     api,
     cameras: cams.service,
     snapshots: cams.snapshots,
@@ -242,6 +256,8 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
       callbackDispatcher.start()
       await sync.start()
       serial.start()
+      // Connects in the background: the gateway serves the LAN whether or not the XMPP server is up.
+      safety.start()
       const listeners: Listener[] = [...(await broker.start())]
       if (config.http.port !== false) {
         await api.listen({ host: config.host, port: config.http.port })
@@ -268,6 +284,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
         commands.stop()
         await sync.stop()
         cams.service.stop()
+        await safety.stop()
         await callbackDispatcher.stop()
         await ingest.close()
         await Promise.all([api.close(), httpsApi?.close()])

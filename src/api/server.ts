@@ -9,6 +9,7 @@ import type { DeviceRegistry } from '../devices/registry.ts'
 import { PlatformError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { ProductCatalog } from '../products/catalog.ts'
+import type { SafetyService } from '../safety/service.ts'
 import type { SerialService } from '../serial/service.ts'
 import type { DesiredStateService } from '../shadows/desired.ts'
 import type { ShadowService } from '../shadows/service.ts'
@@ -25,6 +26,7 @@ import { historyRoutes } from './routes/history.ts'
 import { oneJsonRoutes } from './routes/onejson.ts'
 import { productRoutes } from './routes/products.ts'
 import { rpcRoutes } from './routes/rpc.ts'
+import { safetyRoutes } from './routes/safety.ts'
 import { securityRoutes } from './routes/security.ts'
 import { serialRoutes } from './routes/serial.ts'
 import { desiredRoutes, shadowRoutes } from './routes/shadows.ts'
@@ -55,6 +57,8 @@ export interface ApiDeps {
   cameras?: CameraApiDeps
   /** Serial instruments (GET /sitegate/v1/serial). */
   serial?: SerialService
+  /** Safety-device calls over XMPP (issue 7). */
+  safety?: SafetyService
 }
 
 const DASHBOARD = new URL('../../renderer/index.html', import.meta.url)
@@ -129,6 +133,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   syncRoutes(app, deps)
   if (deps.cameras) await cameraRoutes(app, deps.cameras)
   serialRoutes(app, deps)
+  if (deps.safety) safetyRoutes(app, { ...deps, safety: deps.safety })
 
   app.get('/openapi.json', { config: { auth: false }, schema: { hide: true } }, async () => app.swagger())
 

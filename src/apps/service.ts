@@ -149,6 +149,18 @@ export class ApplicationService {
     return appKey
   }
 
+  /**
+   * The application whose current accessToken this is, or undefined: for APIs that send only
+   * `Authorization: bearer {token}` (the safety-device call API, rpc-and-calls.md B.3).
+   */
+  appForAccessToken(accessToken: string): string | undefined {
+    const hash = tokenHash(accessToken)
+    for (const [appId, cached] of this.cache) {
+      if (cached.accessExpiresAt > this.now() && sameDigest(hash, cached.accessHash)) return appId
+    }
+    return undefined
+  }
+
   private async checkSecret(appId: string, secret: string): Promise<void> {
     const app = this.store.applications.get(appId)
     const ok = app ? await verifySecret(secret, app.secret_hash) : false

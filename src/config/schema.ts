@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox'
+import { XmppConfigSchema } from '../safety/config-schema.ts'
 import { SerialConfigSchema } from '../serial/config-schema.ts'
 
 // A TCP port, or `false` to disable that listener.
@@ -195,6 +196,8 @@ export const ConfigSchema = Type.Object(
     ),
     apps: Type.Array(AppConfig),
     upstream: UpstreamConfig,
+    // Safety-device calls over XMPP (issue 7); absent = off. Defaults of its optional keys: safety/config.ts.
+    xmpp: Type.Optional(XmppConfigSchema),
     shutdownTimeoutMs: Type.Integer({ minimum: 100, maximum: 60000 }),
     // RS-485 Modbus RTU ports and the instruments on them (src/serial/config-schema.ts).
     serial: SerialConfigSchema,

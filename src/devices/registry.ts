@@ -27,6 +27,8 @@ export interface RegistrationRequest {
   mqttConnect?: boolean
   productId?: string
   secret?: string
+  /** Details a kind of device keeps beside DeviceInfo (e.g. a safety device's chatJid), stored in info_json. */
+  extraInfo?: Record<string, unknown>
 }
 
 /** The body of `PUT /iocm/app/dm/v1.4.0/devices/{deviceId}` (spec §4.4), already schema-checked. */
@@ -161,7 +163,7 @@ export class DeviceRegistry {
     const secret = req.secret ?? randomBytes(10).toString('hex')
     const psk = randomBytes(16).toString('hex')
     const now = this.now()
-    const extra: Record<string, unknown> = {}
+    const extra: Record<string, unknown> = { ...req.extraInfo }
     for (const key of ['endUserId', 'organization', 'region', 'timezone', 'mqttConnect'] as const) {
       if (req[key] !== undefined) extra[key] = req[key]
     }

@@ -6,6 +6,7 @@ const PACKAGE_OF: Record<string, string> = {
   mosquitto: 'mosquitto',
   openssl: 'openssl',
   socat: 'socat',
+  prosody: 'prosody',
 }
 
 function installed(program: string): boolean {
