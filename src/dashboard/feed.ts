@@ -12,8 +12,10 @@ export interface FeedClient {
 }
 
 export interface FeedOptions {
-  /** Reported data is coalesced per device and service for this long (a chart needs no more than a few Hz). */
+  /** Reported data is batched per device for this long (a chart needs no more than a few updates a second). */
   reportedFlushMs: number
+  /** Reports kept per device per batch, the latest (a device flooding data cannot flood the dashboards). */
+  reportedPerFlush: number
   /** How often the overview (devices, broker, rates, sync backlog per lane) is pushed. */
   statusIntervalMs: number
 }
@@ -31,8 +33,8 @@ type LooseBus = { on(event: string, listener: (payload: unknown) => void): () =>
 export class DashboardFeed {
   private readonly clients = new Set<FeedClient>()
   private unsubscribe: (() => void)[] = []
-  /** deviceId → serviceId → latest data since the last flush. */
-  private pending = new Map<string, Map<string, ReportedService>>()
+  /** deviceId → its reports since the last flush, oldest first (at most reportedPerFlush). */
+  private pending = new Map<string, ReportedService[]>()
   private flushTimer: NodeJS.Timeout | undefined
   private statusTimer: NodeJS.Timeout | undefined
 
@@ -41,7 +43,11 @@ export class DashboardFeed {
     private readonly registry: DeviceRegistry,
     private readonly overview: (appId: string) => Overview,
     private readonly log: Logger,
-    private readonly options: FeedOptions = { reportedFlushMs: 250, statusIntervalMs: 2000 },
+    private readonly options: FeedOptions = {
+      reportedFlushMs: 250,
+      reportedPerFlush: 20,
+      statusIntervalMs: 2000,
+    },
   ) {}
 
   get size(): number {
@@ -98,9 +104,11 @@ export class DashboardFeed {
   }
 
   private queueReported(deviceId: string, services: ReportedService[]): void {
-    const byService = this.pending.get(deviceId) ?? new Map<string, ReportedService>()
-    this.pending.set(deviceId, byService)
-    for (const s of services) byService.set(s.serviceId, s)
+    const queued = this.pending.get(deviceId) ?? []
+    this.pending.set(deviceId, queued)
+    queued.push(...services)
+    if (queued.length > this.options.reportedPerFlush)
+      queued.splice(0, queued.length - this.options.reportedPerFlush)
     this.flushTimer ??= setTimeout(() => this.flushReported(), this.options.reportedFlushMs)
   }
 
@@ -108,8 +116,8 @@ export class DashboardFeed {
     this.flushTimer = undefined
     const pending = this.pending
     this.pending = new Map()
-    for (const [deviceId, byService] of pending) {
-      const services = [...byService.values()].map((s) => ({
+    for (const [deviceId, queued] of pending) {
+      const services = queued.map((s) => ({
         serviceId: s.serviceId,
         data: s.data,
         eventTime: toPlatformTime(s.eventTime),

@@ -6,6 +6,7 @@ const PACKAGE_OF: Record<string, string> = {
   mosquitto: 'mosquitto',
   openssl: 'openssl',
   socat: 'socat',
+  chromium: 'chromium',
 }
 
 function installed(program: string): boolean {

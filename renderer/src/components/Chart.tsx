@@ -46,7 +46,6 @@ export function Chart({
       role="img"
       aria-label={label}
       data-points={points.length}
-      preserveAspectRatio="none"
     >
       <title>{label}</title>
       <rect

@@ -75,7 +75,7 @@ export function Devices() {
           </option>
           <option value="ONLINE">ONLINE</option>
           <option value="OFFLINE">OFFLINE</option>
-          <option value="INBOX">INBOX</option>
+          <option value="INACTIVE">INACTIVE</option>
           <option value="ABNORMAL">ABNORMAL</option>
         </select>
         <select aria-label={t('type')} value={type} onChange={(e) => setType(e.target.value)}>

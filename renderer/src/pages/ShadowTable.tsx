@@ -113,7 +113,7 @@ function ServiceShadow({
             {keys.map((k) => (
               <tr key={k}>
                 <td>{k}</td>
-                <td className="num" data-testid={`reported-${svc.serviceId}-${k}`}>
+                <td data-testid={`reported-${svc.serviceId}-${k}`}>
                   {show(svc.reportedProps[k])}
                 </td>
                 <td>
