@@ -113,9 +113,7 @@ function ServiceShadow({
             {keys.map((k) => (
               <tr key={k}>
                 <td>{k}</td>
-                <td data-testid={`reported-${svc.serviceId}-${k}`}>
-                  {show(svc.reportedProps[k])}
-                </td>
+                <td data-testid={`reported-${svc.serviceId}-${k}`}>{show(svc.reportedProps[k])}</td>
                 <td>
                   {editing ? (
                     <input
