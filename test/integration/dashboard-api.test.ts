@@ -5,7 +5,6 @@ import { ensureRendererBuilt } from '../../renderer/build.ts'
 import {
   type AppSession,
   callApi,
-  firstApp,
   login,
   type RunningGateway,
   registerDevice,
