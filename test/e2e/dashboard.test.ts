@@ -5,7 +5,6 @@
 import { createServer } from 'node:net'
 import type { MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ensureRendererBuilt } from '../../renderer/build.ts'
 import { type Browser, openBrowser } from '../helpers/browser.ts'
 import {
   firstApp,
@@ -50,7 +49,6 @@ describe.runIf(requireProgram('chromium'))('dashboard in chromium', () => {
   let app: { appId: string; secret: string }
 
   beforeAll(async () => {
-    ensureRendererBuilt()
     gw = await startGateway({ config: upstreamConfig(`mqtt://127.0.0.1:${await deadPort()}`) })
     app = firstApp(gw.dataDir)
     // Registered before the browser signs in: a new login voids the earlier token (§3.1).

@@ -1,7 +1,6 @@
 // The dashboard's side of the core over real HTTP: static files with their CSP, the event stream's one-time
 // tickets, events reaching only their application's dashboards, the overview and the settings validation.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ensureRendererBuilt } from '../../renderer/build.ts'
 import {
   type AppSession,
   callApi,
@@ -58,7 +57,6 @@ describe('dashboard endpoints', () => {
   let b: AppSession
 
   beforeAll(async () => {
-    ensureRendererBuilt()
     gw = await startGateway({
       config: (c) => {
         c.apps = [{ appId: 'other-app', secret: 'other-secret-1' }]
