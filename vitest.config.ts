@@ -8,5 +8,7 @@ export default defineConfig({
     // Integration suites start real servers and child processes; two cores, so keep parallelism modest.
     maxWorkers: 2,
     reporters: ['default'],
+    // The dashboard's build (renderer/dist), made once when missing or older than its sources.
+    globalSetup: ['test/global-setup.ts'],
   },
 })

@@ -218,6 +218,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     throttle: new AppThrottle(config.http.throttle.maxCalls, config.http.throttle.windowSeconds * 1000),
     cameras: cams.api,
     serial,
+    dashboard: { bus, broker, ingest, config, startedAt: Date.now() },
   }
   const api = await buildApi(apiDeps)
   // HTTPS is a second fastify instance on a TLS server, serving the same routes from the same parts.

@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs'
 import formbody from '@fastify/formbody'
 import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { ApplicationService } from '../apps/service.ts'
 import type { CommandService, LedgerWriter } from '../commands/service.ts'
+import { type DashboardDeps, dashboardRoutes } from '../dashboard/routes.ts'
 import type { DeviceRegistry } from '../devices/registry.ts'
 import { PlatformError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
@@ -59,9 +59,9 @@ export interface ApiDeps {
   serial?: SerialService
   /** Safety-device calls over XMPP (issue 7). */
   safety?: SafetyService
+  /** The dashboard at `/` and its admin endpoints (issue 9). */
+  dashboard?: DashboardDeps
 }
-
-const DASHBOARD = new URL('../../renderer/index.html', import.meta.url)
 
 /** Paths that need the platform credentials (app_key + Bearer token). */
 const API_PREFIXES = ['/iocm/', '/iodm/', '/sitegate/']
@@ -137,9 +137,6 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   app.get('/openapi.json', { config: { auth: false }, schema: { hide: true } }, async () => app.swagger())
 
-  const page = readFileSync(DASHBOARD)
-  app.get('/', { config: { auth: false } }, async (_request, reply) =>
-    reply.type('text/html; charset=utf-8').send(page),
-  )
+  if (deps.dashboard) dashboardRoutes(app, { ...deps, ...deps.dashboard })
   return app
 }

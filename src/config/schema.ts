@@ -201,6 +201,16 @@ export const ConfigSchema = Type.Object(
     shutdownTimeoutMs: Type.Integer({ minimum: 100, maximum: 60000 }),
     // RS-485 Modbus RTU ports and the instruments on them (src/serial/config-schema.ts).
     serial: SerialConfigSchema,
+    // The desktop app (issue 9, src/main): read by the Electron shell, ignored by the headless core.
+    app: Type.Optional(
+      Type.Object(
+        {
+          kiosk: Type.Optional(Type.Boolean({ description: 'full screen, locked to the dashboard' })),
+          startAtLogin: Type.Optional(Type.Boolean()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 )

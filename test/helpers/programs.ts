@@ -7,6 +7,7 @@ const PACKAGE_OF: Record<string, string> = {
   openssl: 'openssl',
   socat: 'socat',
   prosody: 'prosody',
+  chromium: 'chromium',
 }
 
 function installed(program: string): boolean {
