@@ -13,6 +13,7 @@ import { Serial } from './pages/Serial.tsx'
 import { Settings } from './pages/Settings.tsx'
 import { SignIn } from './pages/SignIn.tsx'
 import type { SafetyEvent } from './safety-api.ts'
+import { showTime } from './time.ts'
 
 const PAGES: { id: string; label: LabelKey }[] = [
   { id: 'overview', label: 'overview' },
@@ -97,11 +98,11 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
       </nav>
       <main className="content">
         {sos && (
-          <div className="alert" role="alert">
+          <div className="alert" role="alert" data-testid="sos-alert">
             <a href="#/safety">
-              SOS · {sos.deviceId ?? sos.chatJid} · {sos.body ?? ''}
+              {t('sosAlert')} · {sos.chatJid} · {showTime(sos.receivedAt)} · {sos.body ?? sos.directive ?? ''}
             </a>
-            <button type="button" onClick={() => setSos(undefined)}>
+            <button type="button" aria-label={t('dismiss')} onClick={() => setSos(undefined)}>
               ×
             </button>
           </div>

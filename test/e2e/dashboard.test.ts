@@ -156,8 +156,20 @@ describe.runIf(requireProgram('chromium'))('dashboard in chromium', () => {
     await page().getByRole('button', { name: 'English' }).click()
   })
 
-  it('shows the safety page as not available without the safety-call API', async () => {
+  it('says plainly that safety calls are not configured on a gateway without xmpp:', async () => {
+    await page().goto(`${gw.httpUrl}/#/overview`)
+    await page().getByText('Safety calls are not configured on this gateway.').waitFor()
     await page().goto(`${gw.httpUrl}/#/safety`)
-    await page().getByTestId('safety-unavailable').waitFor()
+    const notice = page().getByTestId('safety-not-configured')
+    await notice.getByText('Safety calls are not configured on this gateway.').waitFor()
+    await notice.getByText('Add an xmpp: section').waitFor()
+    // No call buttons nor call log on a gateway that cannot call.
+    expect(
+      await page()
+        .getByRole('button', { name: /^Call / })
+        .count(),
+    ).toBe(0)
+    expect(await page().getByTestId('call-log').count()).toBe(0)
+    await browser.screenshot('08-safety-not-configured')
   })
 })

@@ -1,26 +1,22 @@
 import { useState } from 'react'
 import { Badge, Card, LoadState, Stat } from '../components/common.tsx'
 import { useLive, useLoad, useSession, useT } from '../context.tsx'
+import { safetyStatus } from '../safety-api.ts'
 import { showDuration } from '../time.ts'
 import type { Overview as OverviewData } from '../types.ts'
 import { SyncCard } from './SyncCard.tsx'
-
-interface SafetyStatus {
-  state: string
-  jid?: string | null
-}
 
 export function Overview() {
   const t = useT()
   const { api } = useSession()
   const loaded = useLoad(() => api.call<OverviewData>('GET', '/sitegate/v1/status'), 'overview')
   const [live, setLive] = useState<OverviewData>()
-  useLive<OverviewData>('status', setLive)
-  // XMPP status comes from the safety-call API when this gateway has it (issue 7).
-  const xmpp = useLoad(
-    () => api.call<SafetyStatus>('GET', '/sitegate/v1/safety/status').catch(() => undefined),
-    'xmpp',
-  )
+  // XMPP status comes from the safety-call API (issue 7); read again with each pushed overview.
+  const xmpp = useLoad(() => safetyStatus(api), 'xmpp')
+  useLive<OverviewData>('status', (o) => {
+    setLive(o)
+    xmpp.reload()
+  })
   const o = live ?? loaded.data
   if (!o) return <LoadState loading={loaded.loading} error={loaded.error} />
   return (
@@ -36,12 +32,14 @@ export function Overview() {
       <SyncCard sync={o.sync} />
       <div className="grid2">
         <Card title={t('xmpp')}>
-          {xmpp.data ? (
+          {xmpp.data?.enabled ? (
             <p>
-              <Badge value={xmpp.data.state} /> {xmpp.data.jid ?? ''}
+              <Badge value={xmpp.data.state} /> {xmpp.data.jid ?? xmpp.data.service ?? ''}
             </p>
+          ) : xmpp.data ? (
+            <p className="muted">{t('xmppNotConfigured')}</p>
           ) : (
-            <p className="muted">{xmpp.loading ? t('loading') : t('notAvailable')}</p>
+            <LoadState loading={xmpp.loading} error={xmpp.error} />
           )}
         </Card>
         <Card title={t('serial')}>
