@@ -17,6 +17,7 @@ import {
   settleAnswer,
 } from '../commands/ledger-ops.ts'
 import type { AttemptOutcome } from '../notify/callback-dispatcher.ts'
+import { pruneHistory } from '../ops/retention-ops.ts'
 import { serialCommandTimedOut } from '../serial/ledger-op.ts'
 import { setDesired } from '../shadows/desired-ops.ts'
 import { acceptCloudRequest, ackOutbox, enforceQuota, replyToCloud } from '../sync/sync-ops.ts'
@@ -69,6 +70,8 @@ export const WRITE_OPS = {
   'camera.snapshot': addSnapshot,
   'camera.answer': cameraAnswer,
   'serial.commandTimedOut': serialCommandTimedOut,
+  // Issue 10: one small step of history retention (src/ops/retention.ts drives the steps).
+  'retention.prune': pruneHistory,
 } as const
 
 export type OpName = keyof typeof WRITE_OPS
