@@ -363,7 +363,9 @@ export class Broker {
 
   /** Started, and every configured listener is accepting connections (readiness). */
   get listening(): boolean {
-    return this.aedes !== undefined && !this.aedes.closed && this.servers.every(({ server }) => server.listening)
+    return (
+      this.aedes !== undefined && !this.aedes.closed && this.servers.every(({ server }) => server.listening)
+    )
   }
 
   get connectedClients(): number {

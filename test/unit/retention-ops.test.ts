@@ -25,7 +25,8 @@ describe('retention step', () => {
     stepBytes: 1 << 30,
     ...over,
   })
-  const chunkIds = () => store.db.prepare('SELECT id FROM telemetry_chunk ORDER BY id').pluck().all() as number[]
+  const chunkIds = () =>
+    store.db.prepare('SELECT id FROM telemetry_chunk ORDER BY id').pluck().all() as number[]
   const totals = (name: string) =>
     store.db.prepare('SELECT records, bytes FROM history_totals WHERE name = ?').get(name) as {
       records: number
@@ -103,7 +104,10 @@ describe('retention step', () => {
     expect(chunkIds()).toEqual([])
     // stepBytes bounds a step too.
     for (let i = 0; i < 4; i++) addChunk(3, false)
-    expect(pruneHistory(ctx(), args({ maxAgeMs: DAY, stepBytes: 150 }))).toMatchObject({ deleted: 2, done: false })
+    expect(pruneHistory(ctx(), args({ maxAgeMs: DAY, stepBytes: 150 }))).toMatchObject({
+      deleted: 2,
+      done: false,
+    })
   })
 
   it('prunes desired-state history by age and size', () => {
