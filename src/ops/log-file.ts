@@ -38,8 +38,9 @@ export class RotatingFile {
   write(line: string): boolean {
     const bytes = Buffer.byteLength(line)
     try {
-      if (this.size > 0 && this.size + bytes > this.options.maxBytes) this.rotate()
+      // Reopened after a failure: the size is the file's again.
       if (this.fd === undefined) this.open()
+      if (this.size > 0 && this.size + bytes > this.options.maxBytes) this.rotate()
       this.size += writeSync(this.fd as number, line)
     } catch {
       this.failedWrites += 1
@@ -68,7 +69,7 @@ export class RotatingFile {
     const { maxFiles } = this.options
     rmSync(`${this.path}.${maxFiles}`, { force: true })
     for (let i = maxFiles - 1; i >= 1; i--) renameIfThere(`${this.path}.${i}`, `${this.path}.${i + 1}`)
-    if (maxFiles > 0) renameSync(this.path, `${this.path}.1`)
+    if (maxFiles > 0) renameIfThere(this.path, `${this.path}.1`)
     else rmSync(this.path, { force: true })
     this.open()
   }
