@@ -66,11 +66,13 @@ describe('log file', () => {
     for (const name of readdirSync(logs()))
       expect(statSync(join(logs(), name)).size).toBeLessThanOrEqual(4096)
     // The newest refusal is in the file as it is on stdout.
-    const refusals = gw
-      .output()
-      .split('\n')
-      .filter((l) => l.includes('MQTT connect refused'))
-    expect(refusals).toHaveLength(60)
+    const refusals = await waitFor(() => {
+      const found = gw
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('MQTT connect refused'))
+      return found.length === 60 ? found : undefined
+    }, 'the refusals on stdout')
     expect(fileLines()).toContain(refusals.at(-1))
   })
 
