@@ -198,7 +198,11 @@ describe('metrics access', () => {
 
 describe('metrics turned off', () => {
   it('answers 404 on /metrics when metrics.enabled is false', async () => {
-    const gw = await startGateway({ config: (c) => void (c.metrics.enabled = false) })
+    const gw = await startGateway({
+      config: (c) => {
+        c.metrics.enabled = false
+      },
+    })
     try {
       expect((await fetch(`${gw.httpUrl}/metrics`)).status).toBe(404)
       expect((await fetch(`${gw.httpUrl}/readyz`)).status).toBe(200)
@@ -237,7 +241,11 @@ describe.runIf(requireProgram('socat'))('serial metrics', () => {
           },
         ],
       },
-      { setup: (sim) => void (sim.unit(3).holding[0] = 17) },
+      {
+        setup: (sim) => {
+          sim.unit(3).holding[0] = 17
+        },
+      },
     )
     await waitForSlave(site, 3, 'slave 3 online', (s) => s.state === 'online')
     await waitForSlave(site, 9, 'slave 9 quarantined', (s) => s.state === 'quarantined')
