@@ -2,7 +2,7 @@
 // DATA_DIR/logs/sitegate.log, rotated by size, so an unattended gateway keeps its recent history on disk without
 // ever filling it. Lines are written synchronously: a line logged just before a crash or SIGKILL is in the file.
 import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { pino } from 'pino'
 import type { GatewayConfig } from '../config/schema.ts'
 import { createLogger, type Logger } from '../logger.ts'
@@ -30,9 +30,7 @@ export class RotatingFile {
   constructor(
     readonly path: string,
     private readonly options: RotatingFileOptions,
-  ) {
-    this.open()
-  }
+  ) {}
 
   /** The pino destination interface: one serialized line (with its newline) per call. */
   write(line: string): boolean {
@@ -59,7 +57,12 @@ export class RotatingFile {
     this.fd = undefined
   }
 
+  /**
+   * Opened at the first line, not before: a start that fails on its configuration (exit 2) leaves no data
+   * directory behind.
+   */
   private open(): void {
+    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 })
     this.fd = openSync(this.path, 'a', 0o600)
     this.size = fstatSync(this.fd).size
   }
@@ -93,9 +96,7 @@ export function createGatewayLogger(config: Pick<GatewayConfig, 'log' | 'dataDir
 } {
   const { level, file } = config.log
   if (!file.enabled || level === 'silent') return { log: createLogger(level), file: undefined }
-  const dir = join(config.dataDir, 'logs')
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  const rotating = new RotatingFile(join(dir, LOG_FILE_NAME), file)
+  const rotating = new RotatingFile(join(config.dataDir, 'logs', LOG_FILE_NAME), file)
   const streams = pino.multistream([
     // What pino uses by default: fd 1 through sonic-boom, flushed at exit.
     { level: level as pino.Level, stream: pino.destination({ dest: 1 }) },

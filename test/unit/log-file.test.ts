@@ -1,5 +1,5 @@
 // The rotating log file (src/ops/log-file.ts): size cap, number of files kept, whole lines only.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { RotatingFile } from '../../src/ops/log-file.ts'
@@ -55,17 +55,27 @@ describe('RotatingFile', () => {
 
   it('does not throw when the file cannot be written; writes again once it can', () => {
     const sub = join(dir, 'logs')
-    mkdirSync(sub)
     const path = join(sub, 'sitegate.log')
     const file = new RotatingFile(path, { maxBytes: 300, maxFiles: 1 })
     for (let i = 0; i < 2; i++) file.write(line(i))
-    // The directory disappears (an operator cleaning up): the rotation that the next line needs fails.
+    // The directory is replaced by a file: the rotation the next line needs cannot reopen the log.
     rmSync(sub, { recursive: true })
+    writeFileSync(sub, 'not a directory')
     for (let i = 2; i < 4; i++) expect(() => file.write(line(i))).not.toThrow()
-    expect(file.failedWrites).toBeGreaterThanOrEqual(1)
-    mkdirSync(sub)
+    expect(file.failedWrites).toBe(2)
+    // Once the place is usable again (the directory is made again if needed), lines go to the file.
+    rmSync(sub)
     file.write(line(4))
     file.close()
     expect(readFileSync(path, 'utf8')).toBe(line(4))
+  })
+
+  it('creates nothing until the first line', () => {
+    const path = join(dir, 'data', 'logs', 'sitegate.log')
+    const file = new RotatingFile(path, { maxBytes: 300, maxFiles: 1 })
+    expect(existsSync(join(dir, 'data'))).toBe(false)
+    file.write(line(0))
+    file.close()
+    expect(readFileSync(path, 'utf8')).toBe(line(0))
   })
 })
