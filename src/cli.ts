@@ -4,6 +4,8 @@ import { type AuthType, deviceCredentials, type SignType } from './broker/creden
 import { ConfigError, type ConfigOverrides, loadConfig } from './config/load.ts'
 import { dataPaths } from './config/paths.ts'
 import { createLogger } from './logger.ts'
+import { BackupError } from './ops/backup/manifest.ts'
+import { createGatewayLogger } from './ops/log-file.ts'
 import { commandTopic, dataTopic } from './protocols/platform-mqtt.ts'
 import { openDatabase } from './store/db.ts'
 import { createStore } from './store/index.ts'
@@ -20,8 +22,11 @@ commands:
       --device-id ID | --node-id NODE   connect by deviceId (auth type 0) or by nodeId (auth type 2)
       --secret SECRET                   the device secret returned at registration
       [--sign-type 0|1] [--at ISO-TIME] timestamp checked (1, default) or not (0); compute for another time
+  backup FILE                 back up the data directory into FILE (a .tar.gz), also while the gateway runs
+  restore FILE [--force]      restore a backup into the data directory; no gateway may be running on it, and
+                              a non-empty one is replaced only with --force (its contents are kept beside it)
 
-options (start, app):
+options (start, app, backup, restore):
   --config FILE      YAML config file            (env SITEGATE_CONFIG)
   --data-dir DIR     data directory, ./data      (env SITEGATE_DATA_DIR)
   --mqtt-port N      MQTT port, 1883; false=off  (env SITEGATE_MQTT_PORT)
@@ -51,6 +56,7 @@ const OPTIONS = {
   'sign-type': { type: 'string' },
   at: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  force: { type: 'boolean' },
 } as const
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values']
@@ -71,7 +77,8 @@ function overrides(v: Values): ConfigOverrides {
 
 async function start(v: Values): Promise<void> {
   const config = loadConfig(overrides(v))
-  const log = createLogger(config.log.level)
+  // stdout, and DATA_DIR/logs/sitegate.log with log.file.enabled (README "Operations").
+  const { log } = createGatewayLogger(config)
   // Loaded here, not at the top: the other commands need none of the broker/HTTP stack.
   const { createGateway } = await import('./gateway.ts')
   const gateway = await createGateway(config, log)
@@ -153,6 +160,19 @@ function credentials(v: Values): void {
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
 }
 
+/** `backup FILE` and `restore FILE` (README "Backup and restore"); the summary goes to stdout as JSON. */
+async function backupOrRestore(command: 'backup' | 'restore', v: Values, args: string[]): Promise<void> {
+  if (args.length !== 1) throw new UsageError(`${command}: expected "${command} FILE"`)
+  const config = loadConfig(overrides(v))
+  const summary =
+    command === 'backup'
+      ? await (await import('./ops/backup/backup.ts')).createBackup(config.dataDir, args[0]!)
+      : await (await import('./ops/backup/restore.ts')).restoreBackup(args[0]!, config.dataDir, {
+          force: v.force === true,
+        })
+  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`)
+}
+
 class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<void> {
@@ -170,10 +190,15 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'start') return start(values)
   if (command === 'app') return app(values, rest)
   if (command === 'device-credentials') return credentials(values)
+  if (command === 'backup' || command === 'restore') return backupOrRestore(command, values, rest)
   throw new UsageError(`unknown command "${command}"`)
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof BackupError) {
+    process.stderr.write(`sitegate: ${err.message}\n`)
+    process.exit(1)
+  }
   if (err instanceof ConfigError || err instanceof MigrationError) {
     process.stderr.write(`sitegate: ${err.message}\n`)
     process.exit(2)

@@ -17,6 +17,7 @@ import { DeviceRegistry } from './devices/registry.ts'
 import { EventBus } from './events.ts'
 import type { Logger } from './logger.ts'
 import { CallbackDispatcher, defaultBackoffMs } from './notify/callback-dispatcher.ts'
+import { Ops } from './ops/index.ts'
 import { ProductCatalog } from './products/catalog.ts'
 import { oneJsonUplinkHandler } from './protocols/onejson-uplink.ts'
 import { platformUplinkHandler } from './protocols/platform-uplink.ts'
@@ -60,6 +61,8 @@ export interface Gateway {
   readonly tls: TlsMaterial | undefined
   /** RS-485 Modbus RTU instruments (config `serial`). */
   readonly serial: SerialService
+  /** Health, readiness, metrics and history retention (issue 10). */
+  readonly ops: Ops
   /** Where each listener ended up (port 0 in the config means any free port). */
   listeners: Listener[]
   start(): Promise<Listener[]>
@@ -226,6 +229,32 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     config.http.httpsPort === false || !tls
       ? undefined
       : await buildApi({ ...apiDeps, https: { cert: tls.cert, key: tls.key } })
+  // Operations (issue 10): /healthz, /readyz, /metrics (on HTTP and HTTPS), REST latency, history retention.
+  const servedApis = [
+    ...(config.http.port === false ? [] : [api]),
+    ...(httpsApi && config.http.httpsPort !== false ? [httpsApi] : []),
+  ]
+  const ops = new Ops({
+    config,
+    apps,
+    store,
+    broker,
+    ingest,
+    sync,
+    serial,
+    safety,
+    writer: ingest,
+    log,
+    checks: {
+      store: () => (store.db.open && store.db.prepare('SELECT 1').pluck().get() === 1 ? undefined : 'closed'),
+      ingestWriter: () => (ingest.writerRunning ? undefined : 'the writer thread is not running'),
+      broker: () => (broker.listening ? undefined : 'the MQTT listeners are not accepting connections'),
+      http: () => (servedApis.every((a) => a.server.listening) ? undefined : 'not listening'),
+    },
+  })
+  ingest.onBatchStats = (items, oldestReceivedAt) => ops.metrics.observeBatch(items, oldestReceivedAt)
+  ops.install(api)
+  if (httpsApi) ops.install(httpsApi)
 
   let started = false
   const gateway: Gateway = {
@@ -246,12 +275,14 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     snapshots: cams.snapshots,
     tls,
     serial,
+    ops,
     listeners: [],
     async start() {
       await apps.syncConfigApps(config.apps)
       await ensureFirstApplication(apps, store, paths.firstApp, log)
       registry.recoverStatusAfterRestart()
       await ingest.start()
+      ops.start()
       commands.start()
       cams.service.start()
       callbackDispatcher.start()
@@ -273,10 +304,14 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
         })
       }
       started = true
+      ops.phase = 'running'
       gateway.listeners = listeners
       return listeners
     },
     async stop() {
+      ops.phase = 'stopping'
+      // Retention first: a pruning step in flight finishes while the writer thread still runs.
+      await ops.stop()
       if (started) {
         // Serial devices go OFFLINE and their last values are queued before the writer drains.
         await serial.stop()
@@ -292,6 +327,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
         started = false
       }
       store.db.close()
+      ops.phase = 'stopped'
     },
   }
   return gateway

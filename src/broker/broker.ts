@@ -106,6 +106,8 @@ export class Broker {
   onDeviceListening: ((session: DeviceSession) => void) | undefined
   /** Set by the command service: told when a device's (last) connection closed. */
   onDeviceGone: ((deviceId: string) => void) | undefined
+  /** Publishes devices sent that passed the ACL, and messages published to devices (metrics; plain increments). */
+  readonly counters = { received: 0, sent: 0 }
 
   constructor(
     private readonly options: BrokerOptions,
@@ -264,6 +266,7 @@ export class Broker {
     }
     // Data topics are not state: a retained flag there would replay old data (A.1 gateway note).
     packet.retain = false
+    this.counters.received += 1
     this.onDevicePublish(session, packet.topic, payload, (err) => done(err))
   }
 
@@ -342,6 +345,7 @@ export class Broker {
   publish(topic: string, payload: Buffer | string, qos: 0 | 1, retain = false): Promise<void> {
     const aedes = this.aedes
     if (!aedes) return Promise.reject(new Error('broker not started'))
+    this.counters.sent += 1
     return new Promise((resolve, reject) => {
       aedes.publish(
         {
@@ -355,6 +359,13 @@ export class Broker {
         (err?: Error | null) => (err ? reject(err) : resolve()),
       )
     })
+  }
+
+  /** Started, and every configured listener is accepting connections (readiness). */
+  get listening(): boolean {
+    return (
+      this.aedes !== undefined && !this.aedes.closed && this.servers.every(({ server }) => server.listening)
+    )
   }
 
   get connectedClients(): number {

@@ -81,6 +81,54 @@ const UpstreamConfig = Type.Object(
   { additionalProperties: false },
 )
 
+// Issue 10 (hardening): the log file, /metrics and history retention (README "Operations").
+const LogFileConfig = Type.Object(
+  {
+    enabled: Type.Boolean(),
+    // The file is rotated when the next line would take it past maxBytes; maxFiles rotated files are kept
+    // (sitegate.log.1 … .N), so the logs never take more than about (maxFiles + 1) × maxBytes.
+    maxBytes: Type.Integer({ minimum: 4096, maximum: 2 ** 40 }),
+    maxFiles: Type.Integer({ minimum: 0, maximum: 100 }),
+  },
+  { additionalProperties: false },
+)
+
+const MetricsConfig = Type.Object(
+  {
+    enabled: Type.Boolean(),
+    // loopback: open to clients on 127.0.0.1/::1, credentials from anywhere else; credentials: always;
+    // open: never (anyone who reaches the HTTP port may read them).
+    access: Type.Union([Type.Literal('loopback'), Type.Literal('credentials'), Type.Literal('open')], {
+      description: 'loopback, credentials or open',
+    }),
+    // A static bearer token for scrapers (Prometheus `authorization: {credentials: …}`); application
+    // credentials (app_key + access token) are accepted too.
+    token: Type.Optional(Type.String({ minLength: 16, maxLength: 256 })),
+  },
+  { additionalProperties: false },
+)
+
+// One history's limits; 0 = no limit of that kind. maxAgeDays may be fractional.
+const HistoryLimits = Type.Object(
+  {
+    maxAgeDays: Type.Number({ minimum: 0, maximum: 36_500 }),
+    maxBytes: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+)
+
+const RetentionConfig = Type.Object(
+  {
+    telemetry: HistoryLimits,
+    desiredHistory: HistoryLimits,
+    // How often a pruning round starts; a round runs in steps of at most stepRows rows, one write
+    // operation each, until nothing is over a limit.
+    checkIntervalMs: Type.Integer({ minimum: 100, maximum: 86_400_000 }),
+    stepRows: Type.Integer({ minimum: 1, maximum: 100_000 }),
+  },
+  { additionalProperties: false },
+)
+
 export const ConfigSchema = Type.Object(
   {
     dataDir: Type.String({ minLength: 1 }),
@@ -91,6 +139,8 @@ export const ConfigSchema = Type.Object(
           LOG_LEVELS.map((l) => Type.Literal(l)),
           { description: `one of ${LOG_LEVELS.join(', ')}` },
         ),
+        // The same JSON lines also go to DATA_DIR/logs/sitegate.log, rotated (src/ops/log-file.ts).
+        file: LogFileConfig,
       },
       { additionalProperties: false },
     ),
@@ -211,6 +261,10 @@ export const ConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    // Prometheus /metrics (issue 10 item 5, src/ops/).
+    metrics: MetricsConfig,
+    // Pruning of telemetry and desired-state history (issue 10 item 7, src/ops/retention.ts).
+    retention: RetentionConfig,
   },
   { additionalProperties: false },
 )
@@ -222,7 +276,7 @@ export function defaultConfig(): GatewayConfig {
   return {
     dataDir: './data',
     host: '0.0.0.0',
-    log: { level: 'info' },
+    log: { level: 'info', file: { enabled: true, maxBytes: 10 * 1024 * 1024, maxFiles: 5 } },
     mqtt: {
       port: 1883,
       // MQTTS, the platform devices' port (device-mqtt.md), and MQTT over WebSocket.
@@ -273,5 +327,12 @@ export function defaultConfig(): GatewayConfig {
     },
     shutdownTimeoutMs: 4000,
     serial: { ports: [] },
+    metrics: { enabled: true, access: 'loopback' },
+    retention: {
+      telemetry: { maxAgeDays: 365, maxBytes: 8 * 1024 ** 3 },
+      desiredHistory: { maxAgeDays: 365, maxBytes: 256 * 1024 ** 2 },
+      checkIntervalMs: 60_000,
+      stepRows: 500,
+    },
   }
 }

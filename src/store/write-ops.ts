@@ -17,6 +17,7 @@ import {
   settleAnswer,
 } from '../commands/ledger-ops.ts'
 import type { AttemptOutcome } from '../notify/callback-dispatcher.ts'
+import { pruneHistory } from '../ops/retention-ops.ts'
 import { SAFETY_OPS } from '../safety/safety-ops.ts'
 import { serialCommandTimedOut } from '../serial/ledger-op.ts'
 import { setDesired } from '../shadows/desired-ops.ts'
@@ -72,6 +73,8 @@ export const WRITE_OPS = {
   'serial.commandTimedOut': serialCommandTimedOut,
   // Safety-device calls and messages (issue 7).
   ...SAFETY_OPS,
+  // Issue 10: one small step of history retention (src/ops/retention.ts drives the steps).
+  'retention.prune': pruneHistory,
 } as const
 
 export type OpName = keyof typeof WRITE_OPS

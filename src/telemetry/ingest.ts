@@ -41,6 +41,9 @@ export class IngestService {
   private closing = false
   /** Called after each committed batch (notifications it queued can go: the callback dispatcher's wake). */
   onBatchCommitted: () => void = () => {}
+  /** Called once per committed batch with its size and its oldest device message's receive time (metrics). */
+  onBatchStats: (items: number, oldestReceivedAt: number | undefined) => void = () => {}
+  private writerUp = false
   private readonly offDeleted: () => void
   private readonly offChanged: () => void
 
@@ -72,6 +75,7 @@ export class IngestService {
       worker.once('error', reject)
       worker.on('message', (msg: FromWriter) => {
         if (msg.type === 'ready') {
+          this.writerUp = true
           worker.off('error', reject)
           resolve()
         } else {
@@ -87,6 +91,7 @@ export class IngestService {
       for (const waiter of this.waiting.values()) waiter.reject(new Error(`ingest writer exited (${code})`))
       this.waiting.clear()
       this.worker = undefined
+      this.writerUp = false
       if (!this.closing) {
         this.log.error({ code }, 'ingest writer exited; restarting it')
         // A writer that cannot even reopen the database leaves every commit failing (devices are not
@@ -136,6 +141,11 @@ export class IngestService {
     await this.worker?.terminate()
   }
 
+  /** The writer thread has opened the database and not exited (readiness). */
+  get writerRunning(): boolean {
+    return this.writerUp
+  }
+
   get pending(): number {
     return this.committer.pending
   }
@@ -164,6 +174,7 @@ export class IngestService {
     })
     if (result.reports) this.emitReported(result.reports)
     this.onBatchCommitted()
+    this.onBatchStats(items.length, messages[0]?.receivedAt)
     // Back in item order: message outcomes and op outcomes were returned per kind, each in order.
     let m = 0
     let o = 0

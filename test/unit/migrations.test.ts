@@ -182,6 +182,7 @@ describe('knownMigrations', () => {
       '7_sync',
       '8_cameras',
       '9_safety_calls',
+      '11_retention',
     ])
   })
 
