@@ -5,6 +5,7 @@ import { ConfigError, type ConfigOverrides, loadConfig } from './config/load.ts'
 import { dataPaths } from './config/paths.ts'
 import { createLogger } from './logger.ts'
 import { commandTopic, dataTopic } from './protocols/platform-mqtt.ts'
+import { assertWritableDataDir, DATA_DIR_EXIT_CODE, DataDirError } from './store/data-dir.ts'
 import { openDatabase } from './store/db.ts'
 import { createStore } from './store/index.ts'
 import { MigrationError } from './store/migrate.ts'
@@ -72,6 +73,8 @@ function overrides(v: Values): ConfigOverrides {
 async function start(v: Values): Promise<void> {
   const config = loadConfig(overrides(v))
   const log = createLogger(config.log.level)
+  // A data dir that cannot be written stops the start with one clear message (issue 10, item 3).
+  assertWritableDataDir(config.dataDir)
   // Loaded here, not at the top: the other commands need none of the broker/HTTP stack.
   const { createGateway } = await import('./gateway.ts')
   const gateway = await createGateway(config, log)
@@ -177,6 +180,10 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof ConfigError || err instanceof MigrationError) {
     process.stderr.write(`sitegate: ${err.message}\n`)
     process.exit(2)
+  }
+  if (err instanceof DataDirError) {
+    process.stderr.write(`sitegate: ${err.message}\n`)
+    process.exit(DATA_DIR_EXIT_CODE)
   }
   if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
     process.stderr.write(`sitegate: ${(err as Error).message}\n\n${USAGE}`)
