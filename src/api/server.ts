@@ -23,6 +23,7 @@ import { deviceRoutes } from './routes/devices.ts'
 import { groupRoutes } from './routes/groups.ts'
 import { historyRoutes } from './routes/history.ts'
 import { oneJsonRoutes } from './routes/onejson.ts'
+import { processRoutes } from './routes/process.ts'
 import { productRoutes } from './routes/products.ts'
 import { rpcRoutes } from './routes/rpc.ts'
 import { securityRoutes } from './routes/security.ts'
@@ -129,6 +130,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   syncRoutes(app, deps)
   if (deps.cameras) await cameraRoutes(app, deps.cameras)
   serialRoutes(app, deps)
+  processRoutes(app)
 
   app.get('/openapi.json', { config: { auth: false }, schema: { hide: true } }, async () => app.swagger())
 
