@@ -13,7 +13,7 @@ export function processRoutes(app: FastifyInstance): void {
   const started = Date.now()
   let since = started
   // The histogram holds the time between samples, the sampling interval included: the delay is the rest.
-  const ms = (ns: number) => Math.max(0, Math.round(ns / 1e4) / 100 - RESOLUTION_MS)
+  const ms = (ns: number) => Math.max(0, Math.round(ns / 1e4 - RESOLUTION_MS * 100) / 100)
   app.get<{ Querystring: { reset?: 'true' | 'false' } }>(
     '/sitegate/v1/process',
     {
