@@ -1,5 +1,14 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  fsyncSync,
+  openSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 
 /**
  * The data directory cannot be written (read-only filesystem, permissions, full disk). The CLI exits with code
@@ -16,24 +25,32 @@ export class DataDirError extends Error {
 export const DATA_DIR_EXIT_CODE = 73
 
 /**
- * Checks at start that `dir` exists (creating it) and takes a write that reaches the disk: otherwise every
- * acknowledgement would be refused later, one device at a time, instead of one clear message now.
+ * Checks at start that the data dir takes a write that reaches the disk: otherwise every acknowledgement would be
+ * refused later, one device at a time, instead of one clear message now. It creates nothing (the gateway makes
+ * the dir later, after the config and certificate checks): an existing dir gets a probe file, written, fsynced
+ * and removed; for a dir still to be made, the nearest existing parent must be writable (access(2) reports a
+ * read-only filesystem even to root).
  */
 export function assertWritableDataDir(dir: string): void {
   const path = resolve(dir)
-  const probe = join(path, `.write-check-${process.pid}`)
   try {
-    mkdirSync(path, { recursive: true, mode: 0o700 })
-    const fd = openSync(probe, 'w', 0o600)
-    try {
-      writeSync(fd, 'sitegate')
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
+    if (existsSync(path)) {
+      const probe = join(path, `.write-check-${process.pid}`)
+      const fd = openSync(probe, 'w', 0o600)
+      try {
+        writeSync(fd, 'sitegate')
+        fsyncSync(fd)
+      } finally {
+        closeSync(fd)
+        unlinkSync(probe)
+      }
+    } else {
+      let parent = dirname(path)
+      while (!existsSync(parent) && dirname(parent) !== parent) parent = dirname(parent)
+      accessSync(parent, constants.W_OK | constants.X_OK)
     }
-    unlinkSync(probe)
   } catch (err) {
     const e = err as NodeJS.ErrnoException
-    throw new DataDirError(`data directory ${path} is not writable (${e.code ?? ''} ${e.message})`.trim())
+    throw new DataDirError(`data directory ${path} is not writable (${e.message})`)
   }
 }
