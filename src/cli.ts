@@ -7,6 +7,7 @@ import { createLogger } from './logger.ts'
 import { BackupError } from './ops/backup/manifest.ts'
 import { createGatewayLogger } from './ops/log-file.ts'
 import { commandTopic, dataTopic } from './protocols/platform-mqtt.ts'
+import { assertWritableDataDir, DATA_DIR_EXIT_CODE, DataDirError } from './store/data-dir.ts'
 import { openDatabase } from './store/db.ts'
 import { createStore } from './store/index.ts'
 import { MigrationError } from './store/migrate.ts'
@@ -77,6 +78,9 @@ function overrides(v: Values): ConfigOverrides {
 
 async function start(v: Values): Promise<void> {
   const config = loadConfig(overrides(v))
+  // A data dir that cannot be written stops the start with one clear message (issue 10, item 3); checked before
+  // the log file, which lives in it.
+  assertWritableDataDir(config.dataDir)
   // stdout, and DATA_DIR/logs/sitegate.log with log.file.enabled (README "Operations").
   const { log } = createGatewayLogger(config)
   // Loaded here, not at the top: the other commands need none of the broker/HTTP stack.
@@ -202,6 +206,10 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof ConfigError || err instanceof MigrationError) {
     process.stderr.write(`sitegate: ${err.message}\n`)
     process.exit(2)
+  }
+  if (err instanceof DataDirError) {
+    process.stderr.write(`sitegate: ${err.message}\n`)
+    process.exit(DATA_DIR_EXIT_CODE)
   }
   if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
     process.stderr.write(`sitegate: ${(err as Error).message}\n\n${USAGE}`)

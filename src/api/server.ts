@@ -24,6 +24,7 @@ import { deviceRoutes } from './routes/devices.ts'
 import { groupRoutes } from './routes/groups.ts'
 import { historyRoutes } from './routes/history.ts'
 import { oneJsonRoutes } from './routes/onejson.ts'
+import { processRoutes } from './routes/process.ts'
 import { productRoutes } from './routes/products.ts'
 import { rpcRoutes } from './routes/rpc.ts'
 import { safetyRoutes } from './routes/safety.ts'
@@ -134,6 +135,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   if (deps.cameras) await cameraRoutes(app, deps.cameras)
   serialRoutes(app, deps)
   if (deps.safety) safetyRoutes(app, { ...deps, safety: deps.safety })
+  processRoutes(app)
 
   app.get('/openapi.json', { config: { auth: false }, schema: { hide: true } }, async () => app.swagger())
 

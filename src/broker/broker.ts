@@ -139,7 +139,7 @@ export class Broker {
       if (!client.sitegate) return
       this.sessions.set(client.sitegate.deviceId, { client, session: client.sitegate })
       // A camera's status follows its heartbeats (C.4), not its connection (cameras/presence.ts).
-      if (client.sitegate.protocol !== 'camera') this.registry.connected(client.sitegate.deviceId)
+      if (client.sitegate.protocol !== 'camera') this.recordStatus(client.sitegate.deviceId, 'connected')
       const restored = (client as unknown as { subscriptions?: Record<string, unknown> }).subscriptions ?? {}
       if (Object.keys(restored).length > 0) this.deviceListening(client.sitegate)
     })
@@ -151,10 +151,10 @@ export class Broker {
       const { deviceId } = client.sitegate
       const camera = client.sitegate.protocol === 'camera'
       if (this.sessions.get(deviceId)?.client !== client) {
-        return camera ? undefined : this.registry.disconnected(deviceId)
+        return camera ? undefined : this.recordStatus(deviceId, 'disconnected')
       }
       this.sessions.delete(deviceId)
-      if (!camera) this.registry.disconnected(deviceId)
+      if (!camera) this.recordStatus(deviceId, 'disconnected')
       try {
         this.onDeviceGone?.(deviceId)
       } catch (err) {
@@ -268,6 +268,18 @@ export class Broker {
     packet.retain = false
     this.counters.received += 1
     this.onDevicePublish(session, packet.topic, payload, (err) => done(err))
+  }
+
+  /**
+   * ONLINE/OFFLINE in the registry. A status that cannot be written (disk full, data dir read-only) is logged,
+   * not thrown: thrown from a broker event it would take the whole gateway down (issue 10, item 3).
+   */
+  private recordStatus(deviceId: string, change: 'connected' | 'disconnected'): void {
+    try {
+      this.registry[change](deviceId)
+    } catch (err) {
+      this.log.error({ err, deviceId }, `device ${change}: status not recorded`)
+    }
   }
 
   /** Closes every MQTT connection of a device (after it was deleted, spec §4.5 gateway note). */
