@@ -14,6 +14,7 @@ import { CommandService } from './commands/service.ts'
 import { dataPaths } from './config/paths.ts'
 import type { GatewayConfig } from './config/schema.ts'
 import { DeviceRegistry } from './devices/registry.ts'
+import { DeviceViewCache } from './devices/view-cache.ts'
 import { EventBus } from './events.ts'
 import type { Logger } from './logger.ts'
 import { CallbackDispatcher, defaultBackoffMs } from './notify/callback-dispatcher.ts'
@@ -188,6 +189,12 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     bus,
     log: log.child({ part: 'serial' }),
   })
+  // Issue 4 item 8: device views served from memory, dropped by every write of a device or shadow row, here
+  // (synchronously) and in the writer thread (reported with each batch before its PUBACKs and answers).
+  const views = new DeviceViewCache(store)
+  store.devices.onWrite = (deviceId) => views.invalidate(deviceId)
+  store.shadows.onWrite = (deviceId) => views.invalidate(deviceId)
+  ingest.onDevicesWritten = (deviceIds) => views.invalidateMany(deviceIds)
   const apiDeps = {
     log,
     store,
@@ -205,6 +212,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     throttle: new AppThrottle(config.http.throttle.maxCalls, config.http.throttle.windowSeconds * 1000),
     cameras: cams.api,
     serial,
+    views,
   }
   const api = await buildApi(apiDeps)
   // HTTPS is a second fastify instance on a TLS server, serving the same routes from the same parts.

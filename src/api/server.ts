@@ -6,6 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { ApplicationService } from '../apps/service.ts'
 import type { CommandService, LedgerWriter } from '../commands/service.ts'
 import type { DeviceRegistry } from '../devices/registry.ts'
+import type { DeviceViewCache } from '../devices/view-cache.ts'
 import { PlatformError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { ProductCatalog } from '../products/catalog.ts'
@@ -55,6 +56,8 @@ export interface ApiDeps {
   cameras?: CameraApiDeps
   /** Serial instruments (GET /sitegate/v1/serial). */
   serial?: SerialService
+  /** Device views (§4.9, §5.1, §5.2) kept in memory (issue 4 item 8). */
+  views: DeviceViewCache
 }
 
 const DASHBOARD = new URL('../../renderer/index.html', import.meta.url)
@@ -115,8 +118,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   })
 
   securityRoutes(app, deps.apps)
-  deviceRoutes(app, deps.registry, deps.store)
-  shadowRoutes(app, deps.registry, deps.shadows)
+  deviceRoutes(app, deps.registry, deps.store, deps.views)
+  shadowRoutes(app, deps.views)
   desiredRoutes(app, deps)
   commandRoutes(app, deps)
   batchTaskRoutes(app, deps)
