@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { PlatformError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { Store } from '../store/index.ts'
@@ -26,6 +26,11 @@ export interface NewApplication {
 interface CachedToken {
   accessHash: string
   accessExpiresAt: number
+  /**
+   * The accessToken itself once a request has presented it and it matched the hash: later requests are compared
+   * with it (in constant time) instead of hashing (issue 4 item 8). A login or refresh replaces the whole entry.
+   */
+  verified?: Buffer
 }
 
 /**
@@ -139,13 +144,11 @@ export class ApplicationService {
   /** Checks `app_key` + bearer token of a request; returns the appId or throws 1010005. */
   authenticate(appKey: string, accessToken: string): string {
     const cached = this.cache.get(appKey)
-    if (
-      !cached ||
-      cached.accessExpiresAt <= this.now() ||
-      !sameDigest(tokenHash(accessToken), cached.accessHash)
-    ) {
-      throw new PlatformError('1010005')
-    }
+    // Expiry is checked on every request, remembered token or not.
+    if (!cached || cached.accessExpiresAt <= this.now()) throw new PlatformError('1010005')
+    if (cached.verified && sameBytes(cached.verified, accessToken)) return appKey
+    if (!sameDigest(tokenHash(accessToken), cached.accessHash)) throw new PlatformError('1010005')
+    cached.verified = Buffer.from(accessToken)
     return appKey
   }
 
@@ -179,4 +182,10 @@ export class ApplicationService {
       refreshToken,
     }
   }
+}
+
+/** A token equals the remembered one: constant time in its content (only the length may show). */
+function sameBytes(known: Buffer, token: string): boolean {
+  const presented = Buffer.from(token)
+  return presented.length === known.length && timingSafeEqual(presented, known)
 }
