@@ -181,7 +181,7 @@ describe('knownMigrations', () => {
       '6_products',
       '7_sync',
       '8_cameras',
-      '9_device_page_index',
+      '12_device_page_index',
     ])
   })
 
