@@ -14,6 +14,7 @@ import { CommandService } from './commands/service.ts'
 import { dataPaths } from './config/paths.ts'
 import type { GatewayConfig } from './config/schema.ts'
 import { DeviceRegistry } from './devices/registry.ts'
+import { DeviceViewCache } from './devices/view-cache.ts'
 import { EventBus } from './events.ts'
 import type { Logger } from './logger.ts'
 import { CallbackDispatcher, defaultBackoffMs } from './notify/callback-dispatcher.ts'
@@ -203,6 +204,12 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     log.child({ part: 'safety' }),
     config.xmpp ? xmppSettings(config.xmpp) : undefined,
   )
+  // Issue 4 item 8: device views served from memory, dropped by every write of a device or shadow row, here
+  // (synchronously) and in the writer thread (reported with each batch before its PUBACKs and answers).
+  const views = new DeviceViewCache(store)
+  store.devices.onWrite = (deviceId) => views.invalidate(deviceId)
+  store.shadows.onWrite = (deviceId) => views.invalidate(deviceId)
+  ingest.onDevicesWritten = (deviceIds) => views.invalidateMany(deviceIds)
   const apiDeps = {
     log,
     safety,
@@ -222,6 +229,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     cameras: cams.api,
     serial,
     dashboard: { bus, broker, ingest, config, startedAt: Date.now() },
+    views,
   }
   const api = await buildApi(apiDeps)
   // HTTPS is a second fastify instance on a TLS server, serving the same routes from the same parts.

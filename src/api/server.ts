@@ -6,6 +6,7 @@ import type { ApplicationService } from '../apps/service.ts'
 import type { CommandService, LedgerWriter } from '../commands/service.ts'
 import { type DashboardDeps, dashboardRoutes } from '../dashboard/routes.ts'
 import type { DeviceRegistry } from '../devices/registry.ts'
+import type { DeviceViewCache } from '../devices/view-cache.ts'
 import { PlatformError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { ProductCatalog } from '../products/catalog.ts'
@@ -62,6 +63,8 @@ export interface ApiDeps {
   safety?: SafetyService
   /** The dashboard at `/` and its admin endpoints (issue 9). */
   dashboard?: DashboardDeps
+  /** Device views (§4.9, §5.1, §5.2) kept in memory (issue 4 item 8). */
+  views: DeviceViewCache
 }
 
 /** Paths that need the platform credentials (app_key + Bearer token). */
@@ -120,8 +123,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   })
 
   securityRoutes(app, deps.apps)
-  deviceRoutes(app, deps.registry, deps.store)
-  shadowRoutes(app, deps.registry, deps.shadows)
+  deviceRoutes(app, deps.registry, deps.store, deps.views)
+  shadowRoutes(app, deps.views)
   desiredRoutes(app, deps)
   commandRoutes(app, deps)
   batchTaskRoutes(app, deps)

@@ -42,7 +42,7 @@ export class OverviewBuilder {
   build(appId: string, now = Date.now()): Overview {
     const { store, sync, serial, broker, ingest, startedAt } = this.src
     const count = (status?: string) =>
-      store.devices.search({ appId, status, ascending: false, limit: 0, offset: 0 }).total
+      store.devices.searchIds({ appId, status, ascending: false, limit: 0, offset: 0 }).total
     const total = count()
     const online = count('ONLINE')
     const stats = ingest.stats()

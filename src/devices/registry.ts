@@ -297,9 +297,7 @@ export class DeviceRegistry {
           this.store.devices.delete(childId)
           deleted.push(child)
         } else {
-          this.store.db
-            .prepare('UPDATE devices SET gateway_id = device_id, modified_at = ? WHERE device_id = ?')
-            .run(this.now(), childId)
+          this.store.devices.detach(childId, this.now())
         }
       }
       this.store.telemetry.deleteDevice(deviceId)

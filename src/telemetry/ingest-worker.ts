@@ -29,7 +29,15 @@ export interface PackedBatch {
 export type ToWriter = ({ type: 'batch'; id: number } & PackedBatch) | { type: 'forget'; deviceId: string }
 export type FromWriter =
   | { type: 'ready' }
-  | { type: 'result'; id: number; outcomes: IngestOutcome[]; reports?: string; opOutcomes: OpOutcome[] }
+  | {
+      type: 'result'
+      id: number
+      outcomes: IngestOutcome[]
+      reports?: string
+      opOutcomes: OpOutcome[]
+      /** Devices whose device or shadow rows the batch wrote (null: any), for the main thread's view cache. */
+      written: string[] | null
+    }
 
 export function unpack(batch: PackedBatch): IngestMessage[] {
   const bytes = Buffer.from(batch.bytes)
@@ -49,6 +57,15 @@ if (port) {
   // The writer touches the history and outbox indexes on every batch: a 32 MiB page cache keeps them in memory.
   store.db.pragma('cache_size = -32768')
   const writer = new IngestWriter(store)
+  // Every device and shadow row write goes through these repositories: the batch's set is reported with its
+  // result, so the main thread drops exactly those devices' cached views (devices/view-cache.ts).
+  let written = new Set<string>()
+  let writtenAny = false
+  store.devices.onWrite = (deviceId) => {
+    if (deviceId === null) writtenAny = true
+    else written.add(deviceId)
+  }
+  store.shadows.onWrite = (deviceId) => written.add(deviceId)
   port.on('message', (msg: ToWriter) => {
     if (msg.type === 'forget') {
       writer.forget(msg.deviceId)
@@ -68,7 +85,17 @@ if (port) {
       // The transaction itself failed (e.g. disk full at commit): nothing of it was written.
       opOutcomes = msg.ops.map(() => ({ ok: false, message: (err as Error).message }))
     }
-    port.postMessage({ type: 'result', id: msg.id, ...result, opOutcomes } satisfies FromWriter)
+    // Rolled-back writes are reported too: a device dropped from the cache for nothing is only read again.
+    const touched = writtenAny ? null : [...written]
+    written = new Set()
+    writtenAny = false
+    port.postMessage({
+      type: 'result',
+      id: msg.id,
+      ...result,
+      opOutcomes,
+      written: touched,
+    } satisfies FromWriter)
   })
   port.on('close', () => store.db.close())
   port.postMessage({ type: 'ready' } satisfies FromWriter)

@@ -44,6 +44,12 @@ export class IngestService {
   /** Called once per committed batch with its size and its oldest device message's receive time (metrics). */
   onBatchStats: (items: number, oldestReceivedAt: number | undefined) => void = () => {}
   private writerUp = false
+  /**
+   * Called with the devices whose device or shadow rows a writer batch wrote (null: any device, or unknown
+   * because the batch's fate is), before the batch's callbacks run: whoever learns of a commit (a PUBACK, a
+   * REST answer) then reads the new state from a view cache (devices/view-cache.ts).
+   */
+  onDevicesWritten: (deviceIds: string[] | null) => void = () => {}
   private readonly offDeleted: () => void
   private readonly offChanged: () => void
 
@@ -164,14 +170,22 @@ export class IngestService {
       if ('op' in item) ops.push(item.op)
       else messages.push(item)
     }
-    const result = await new Promise<WriterResult>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject })
-      const batch = pack(messages, withReports, ops)
-      if (!this.post({ type: 'batch', id, ...batch }, [batch.bytes])) {
-        this.waiting.delete(id)
-        reject(new Error('ingest writer is not running'))
-      }
-    })
+    let result: WriterResult
+    try {
+      result = await new Promise<WriterResult>((resolve, reject) => {
+        this.waiting.set(id, { resolve, reject })
+        const batch = pack(messages, withReports, ops)
+        if (!this.post({ type: 'batch', id, ...batch }, [batch.bytes])) {
+          this.waiting.delete(id)
+          reject(new Error('ingest writer is not running'))
+        }
+      })
+    } catch (err) {
+      // The writer died with the batch: it may have committed all the same.
+      this.onDevicesWritten(null)
+      throw err
+    }
+    this.onDevicesWritten(result.written)
     if (result.reports) this.emitReported(result.reports)
     this.onBatchCommitted()
     this.onBatchStats(items.length, messages[0]?.receivedAt)

@@ -183,6 +183,7 @@ describe('knownMigrations', () => {
       '8_cameras',
       '9_safety_calls',
       '11_retention',
+      '12_device_page_index',
     ])
   })
 

@@ -1,13 +1,12 @@
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import type { DeviceRegistry } from '../../devices/registry.ts'
-import { deviceInfoOf } from '../../devices/view.ts'
+import type { DeviceViewCache } from '../../devices/view-cache.ts'
 import { PlatformError } from '../../errors.ts'
 import type { Store } from '../../store/index.ts'
-import type { DeviceRow } from '../../store/repos/devices.ts'
-import { toPlatformTime } from '../../time.ts'
 import { numbersInQuery } from './commands.ts'
 import { timeBound } from './history.ts'
+import { sendJson } from './json.ts'
 
 const Str256 = Type.String({ maxLength: 256 })
 
@@ -102,27 +101,6 @@ const ListQuery = Type.Object({
   select: Type.Optional(Type.Literal('imsi')),
 })
 
-/** The §5.1 device record (QueryDeviceDTO4Cloud2NA in §5.2). */
-function deviceView(store: Store, row: DeviceRow, imsi: boolean): Record<string, unknown> {
-  const shadows = store.shadows.forDevice(row.device_id)
-  return {
-    deviceId: row.device_id,
-    gatewayId: row.gateway_id,
-    nodeType: row.node_type,
-    createTime: toPlatformTime(row.created_at),
-    lastModifiedTime: toPlatformTime(Math.max(row.modified_at, ...shadows.map((s) => s.modified_at))),
-    deviceInfo: deviceInfoOf(row, { imsi }),
-    services: shadows.map((s) => ({
-      serviceId: s.service_id,
-      serviceType: s.service_type,
-      serviceInfo: null,
-      data: JSON.parse(s.reported_json) as unknown,
-      eventTime: s.event_time === null ? null : toPlatformTime(s.event_time),
-    })),
-    alarmInfo: null,
-  }
-}
-
 // Spec §4.3 request.
 const RefreshBody = Type.Object({
   nodeId: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
@@ -140,9 +118,14 @@ const DeleteQuery = Type.Object({
 
 /**
  * Device registration (§4.2), key refresh (§4.3), modify (§4.4), delete (§4.5), activation (§4.7), single and
- * batch query (§5.1, §5.2).
+ * batch query (§5.1, §5.2; their records come from the device view cache).
  */
-export function deviceRoutes(app: FastifyInstance, registry: DeviceRegistry, store: Store): void {
+export function deviceRoutes(
+  app: FastifyInstance,
+  registry: DeviceRegistry,
+  store: Store,
+  views: DeviceViewCache,
+): void {
   app.post(
     '/iocm/app/reg/v2.0.0/deviceCredentials',
     { schema: { body: RegisterBody, querystring: Type.Object(AppQuery) } },
@@ -192,10 +175,12 @@ export function deviceRoutes(app: FastifyInstance, registry: DeviceRegistry, sto
   app.get(
     '/iocm/app/dm/v1.4.0/devices/:deviceId',
     { schema: { params: DeviceParams, querystring: DeviceQuery }, config: { validationCode: '100405' } },
-    async (request) => {
+    async (request, reply) => {
       const { deviceId } = request.params as Static<typeof DeviceParams>
       const { select } = request.query as Static<typeof DeviceQuery>
-      return deviceView(store, registry.getForApp(request.appId, deviceId), select === 'imsi')
+      const record = views.recordJson(request.appId, deviceId, select === 'imsi')
+      if (record === undefined) throw new PlatformError('100403')
+      return sendJson(reply, record)
     },
   )
 
@@ -207,13 +192,13 @@ export function deviceRoutes(app: FastifyInstance, registry: DeviceRegistry, sto
       preValidation: async (request) =>
         numbersInQuery(request.query as Record<string, unknown>, { pageNo: true, pageSize: true }),
     },
-    async (request) => {
+    async (request, reply) => {
       const q = request.query as Static<typeof ListQuery>
       // §5.2 Notes: checked on the query as sent.
       if (q.gatewayId === undefined && q.pageNo === undefined) throw new PlatformError('100218')
       const pageNo = q.pageNo ?? 0
       const pageSize = q.pageSize ?? 25
-      const { total, rows } = store.devices.search({
+      const search = {
         appId: request.appId,
         gatewayId: q.gatewayId,
         // The spec's `UNKNOW` spelling; this gateway records ENDPOINT and GATEWAY.
@@ -227,13 +212,13 @@ export function deviceRoutes(app: FastifyInstance, registry: DeviceRegistry, sto
         ascending: q.sort === 'ASC',
         limit: pageSize,
         offset: pageNo * pageSize,
-      })
-      return {
-        totalCount: total,
-        pageNo,
-        pageSize,
-        devices: rows.map((row) => deviceView(store, row, q.select === 'imsi')),
       }
+      const { total, records } = views.page(() => store.devices.searchIds(search), q.select === 'imsi')
+      // The body JSON.stringify would make of { totalCount, pageNo, pageSize, devices }, the records being JSON.
+      return sendJson(
+        reply,
+        `{"totalCount":${total},"pageNo":${pageNo},"pageSize":${pageSize},"devices":[${records.join(',')}]}`,
+      )
     },
   )
 

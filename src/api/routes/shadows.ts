@@ -1,28 +1,30 @@
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import type { DeviceRegistry } from '../../devices/registry.ts'
-import { deviceInfoOf } from '../../devices/view.ts'
+import type { DeviceViewCache } from '../../devices/view-cache.ts'
+import { PlatformError } from '../../errors.ts'
 import type { ProductCatalog } from '../../products/catalog.ts'
 import { checkDesired } from '../../products/validate.ts'
 import type { DesiredStateService } from '../../shadows/desired.ts'
-import type { ShadowService } from '../../shadows/service.ts'
 import type { Store } from '../../store/index.ts'
 import { toPlatformTime } from '../../time.ts'
 import { numbersInQuery } from './commands.ts'
 import { devicesOfQuery, timeBound } from './history.ts'
+import { sendJson } from './json.ts'
 
 const Params = Type.Object({ deviceId: Type.String({ minLength: 1, maxLength: 256 }) })
 
-/** Device shadow query (spec §4.9). */
-export function shadowRoutes(app: FastifyInstance, registry: DeviceRegistry, shadows: ShadowService): void {
+/** Device shadow query (spec §4.9), served from the device view cache. */
+export function shadowRoutes(app: FastifyInstance, views: DeviceViewCache): void {
   app.get(
     '/iocm/app/shadow/v1.5.0/devices/:deviceId',
     { schema: { params: Params, querystring: Type.Object({ appId: Type.Optional(Type.String()) }) } },
-    async (request) => {
+    async (request, reply) => {
       const { deviceId } = request.params as Static<typeof Params>
+      const body = views.shadowJson(request.appId, deviceId)
       // Spec §4.9 lists only 100418 for an unknown device on this API.
-      const row = registry.getForApp(request.appId, deviceId, '100418')
-      return shadows.view(row, deviceInfoOf(row))
+      if (body === undefined) throw new PlatformError('100418')
+      return sendJson(reply, body)
     },
   )
 }

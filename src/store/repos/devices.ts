@@ -1,4 +1,4 @@
-import type { Database } from 'better-sqlite3'
+import type { Database, Statement } from 'better-sqlite3'
 
 export type DeviceStatus = 'ONLINE' | 'OFFLINE' | 'INACTIVE' | 'ABNORMAL'
 
@@ -39,6 +39,15 @@ export type NewDevice = Omit<
 /** The device registry: identity, credentials, descriptive info and connection status. */
 export class DevicesRepo {
   private readonly stmts
+  /** §5.2 searches' prepared statements, by WHERE clause and order. */
+  private readonly searches = new Map<string, { count: Statement; page: Statement }>()
+
+  /**
+   * Called after each write of a device row through this repository, with its deviceId (null: any row may
+   * have changed). The main thread invalidates its cached device views with it (devices/view-cache.ts); the
+   * writer thread collects the ids of a batch and reports them with its result (telemetry/ingest-worker.ts).
+   */
+  onWrite: (deviceId: string | null) => void = () => {}
 
   constructor(private readonly db: Database) {
     this.stmts = {
@@ -50,11 +59,13 @@ export class DevicesRepo {
         @created_at, @modified_at)`),
       byId: db.prepare('SELECT * FROM devices WHERE device_id = ?'),
       byNodeId: db.prepare('SELECT * FROM devices WHERE node_id = ?'),
+      byIds: db.prepare('SELECT * FROM devices WHERE device_id IN (SELECT value FROM json_each(?))'),
       delete: db.prepare('DELETE FROM devices WHERE device_id = ?'),
       children: db.prepare('SELECT device_id FROM devices WHERE gateway_id = ? AND device_id <> ?').pluck(),
       underGateway: db.prepare(
         'SELECT * FROM devices WHERE app_id = ? AND gateway_id = ? ORDER BY created_at',
       ),
+      detach: db.prepare('UPDATE devices SET gateway_id = device_id, modified_at = ? WHERE device_id = ?'),
       setOnline: db.prepare(
         "UPDATE devices SET status = 'ONLINE', status_detail = 'NONE', activated = 1, last_seen_at = ? WHERE device_id = ?",
       ),
@@ -73,6 +84,7 @@ export class DevicesRepo {
 
   insert(row: NewDevice): void {
     this.stmts.insert.run(row)
+    this.onWrite(row.device_id)
   }
 
   get(deviceId: string): DeviceRow | undefined {
@@ -84,11 +96,22 @@ export class DevicesRepo {
   }
 
   delete(deviceId: string): boolean {
-    return this.stmts.delete.run(deviceId).changes > 0
+    const deleted = this.stmts.delete.run(deviceId).changes > 0
+    this.onWrite(deviceId)
+    return deleted
   }
 
-  /** §5.2: an application's devices matching every given filter, one page and the total. */
-  search(q: {
+  /** Rows of the given devices, in no particular order (those that do not exist are left out). */
+  getMany(deviceIds: string[]): DeviceRow[] {
+    return this.stmts.byIds.all(JSON.stringify(deviceIds)) as DeviceRow[]
+  }
+
+  /**
+   * §5.2: the ids of one page of an application's devices matching every given filter, by creation time then
+   * deviceId, and the total. Statements are prepared once per combination of filters and kept; with no filter
+   * but the application, index devices_app_created_id (migration 012) serves both the order and the ids.
+   */
+  searchIds(q: {
     appId: string
     gatewayId?: string | undefined
     nodeType?: string | undefined
@@ -101,7 +124,7 @@ export class DevicesRepo {
     ascending: boolean
     limit: number
     offset: number
-  }): { total: number; rows: DeviceRow[] } {
+  }): { total: number; ids: string[] } {
     const where = ['app_id = ?']
     const params: unknown[] = [q.appId]
     for (const [clause, value] of [
@@ -119,17 +142,24 @@ export class DevicesRepo {
       params.push(value)
     }
     const clause = where.join(' AND ')
-    const total = this.db
-      .prepare(`SELECT count(*) FROM devices WHERE ${clause}`)
-      .pluck()
-      .get(...params) as number
     const order = q.ascending ? 'ASC' : 'DESC'
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM devices WHERE ${clause} ORDER BY created_at ${order}, device_id ${order} LIMIT ? OFFSET ?`,
-      )
-      .all(...params, q.limit, q.offset) as DeviceRow[]
-    return { total, rows }
+    const key = `${clause} ${order}`
+    let search = this.searches.get(key)
+    if (!search) {
+      // At most 2^8 filter combinations × 2 orders: the map stays small.
+      search = {
+        count: this.db.prepare(`SELECT count(*) FROM devices WHERE ${clause}`).pluck(),
+        page: this.db
+          .prepare(
+            `SELECT device_id FROM devices WHERE ${clause} ORDER BY created_at ${order}, device_id ${order} LIMIT ? OFFSET ?`,
+          )
+          .pluck(),
+      }
+      this.searches.set(key, search)
+    }
+    const total = search.count.get(...params) as number
+    const ids = search.page.all(...params, q.limit, q.offset) as string[]
+    return { total, ids }
   }
 
   /** Sets device columns (§4.4); modified_at is stamped. */
@@ -159,6 +189,13 @@ export class DevicesRepo {
     this.db
       .prepare(`UPDATE devices SET ${sets} WHERE device_id = @device_id`)
       .run({ ...changes, modified_at: at, device_id: deviceId })
+    this.onWrite(deviceId)
+  }
+
+  /** Makes a device directly connected (gatewayId = its own deviceId), as when its gateway is deleted (§4.5). */
+  detach(deviceId: string, at: number): void {
+    this.stmts.detach.run(at, deviceId)
+    this.onWrite(deviceId)
   }
 
   /** An application's device ids matching every given field (§9.1 DeviceType / DeviceArea / Broadcast). */
@@ -186,19 +223,24 @@ export class DevicesRepo {
 
   setOnline(deviceId: string, at: number): void {
     this.stmts.setOnline.run(at, deviceId)
+    this.onWrite(deviceId)
   }
 
   setOffline(deviceId: string, at: number): void {
     this.stmts.setOffline.run(at, deviceId)
+    this.onWrite(deviceId)
   }
 
   /** At start no device is connected yet: whatever was ONLINE when the process stopped is not any more. */
   resetOnline(): number {
-    return this.stmts.resetOnline.run().changes
+    const changes = this.stmts.resetOnline.run().changes
+    this.onWrite(null)
+    return changes
   }
 
   bumpShadowVersion(deviceId: string, by: number, at: number): void {
     this.stmts.bumpShadow.run(by, at, deviceId)
+    this.onWrite(deviceId)
   }
 
   count(): number {

@@ -28,9 +28,15 @@ export interface DesiredHistoryRow {
 export class ShadowsRepo {
   private readonly stmts
 
+  /** Called after each write of a shadow row, with its deviceId (as DevicesRepo.onWrite). */
+  onWrite: (deviceId: string) => void = () => {}
+
   constructor(private readonly db: Database) {
     this.stmts = {
       forDevice: db.prepare('SELECT * FROM shadows WHERE device_id = ? ORDER BY service_id'),
+      forDevices: db.prepare(
+        'SELECT * FROM shadows WHERE device_id IN (SELECT value FROM json_each(?)) ORDER BY device_id, service_id',
+      ),
       one: db.prepare('SELECT * FROM shadows WHERE device_id = ? AND service_id = ?'),
       upsertReported:
         db.prepare(`INSERT INTO shadows (device_id, service_id, service_type, reported_json, version, event_time, modified_at)
@@ -71,11 +77,13 @@ export class ShadowsRepo {
       row.desired_version,
       row.modified_at,
     )
+    this.onWrite(row.device_id)
   }
 
   /** Moves the desired section of `version` on (a newer desired version, or a SETTLED one, is left alone). */
   setDesiredStatus(deviceId: string, serviceId: string, version: number, status: DesiredStatus): void {
     this.stmts.setDesiredStatus.run(status, deviceId, serviceId, version)
+    this.onWrite(deviceId)
   }
 
   /** §5.4: desired changes, newest first. */
@@ -124,11 +132,17 @@ export class ShadowsRepo {
     return this.stmts.forDevice.all(deviceId) as ShadowRow[]
   }
 
+  /** The shadow rows of several devices in one query, by device then service id. */
+  forDevices(deviceIds: string[]): ShadowRow[] {
+    return this.stmts.forDevices.all(JSON.stringify(deviceIds)) as ShadowRow[]
+  }
+
   get(deviceId: string, serviceId: string): ShadowRow | undefined {
     return this.stmts.one.get(deviceId, serviceId) as ShadowRow | undefined
   }
 
   upsertReported(row: Omit<ShadowRow, 'desired_json' | 'desired_version' | 'desired_status'>): void {
     this.stmts.upsertReported.run(row)
+    this.onWrite(row.device_id)
   }
 }
