@@ -6,7 +6,8 @@
 // GET /sitegate/v1/process), messages acknowledged, records at the cloud and errors.
 // Targets: RSS growth after warm-up ≤ 10 %, RSS ≤ 150 MB, no errors.
 //
-//   npx tsx bench/soak.ts [--devices 1000] [--minutes 10] [--warmup-seconds 60] [--rest-rps 20]
+//   npx tsx bench/soak.ts [--devices 1000] [--minutes 10] [--warmup-seconds 60] [--rest-rps 20] [--built]
+import { spawnSync } from 'node:child_process'
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -28,6 +29,8 @@ const { values: opts } = parseArgs({
     'warmup-seconds': { type: 'string', default: '60' },
     'rest-rps': { type: 'string', default: '20' },
     keep: { type: 'boolean', default: false },
+    // Run the compiled core (dist/, built first with `npm run build`) rather than the sources through tsx.
+    built: { type: 'boolean', default: false },
   },
 })
 const deviceCount = Number(opts.devices)
@@ -74,7 +77,11 @@ async function main() {
       '  maxBackoffMs: 1000',
     ].join('\n'),
   )
-  const gw = await startGateway(deviceCount, { config })
+  if (opts.built) {
+    const build = spawnSync('npm', ['run', 'build'], { stdio: 'inherit' })
+    if (build.status !== 0) throw new Error('npm run build failed')
+  }
+  const gw = await startGateway(deviceCount, { config, built: opts.built })
   const pid = gw.child.pid
   const counters: Counters = { published: 0, acked: 0, errors: new Map() }
   const cloud = { messages: 0, records: 0 }

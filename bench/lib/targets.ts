@@ -55,12 +55,17 @@ export async function startBaseline(clients: number, opts: { noDelay?: boolean }
  */
 export async function startGateway(
   clients: number,
-  opts: { profile?: boolean; config?: string | undefined } = {},
+  opts: { profile?: boolean; config?: string | undefined; built?: boolean } = {},
 ): Promise<GatewayTarget> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sitegate-bench-'))
   const profileDir = opts.profile ? mkdtempSync(join(tmpdir(), 'sitegate-prof-')) : undefined
   const [mqttPort, httpPort] = [await freePort(), await freePort()]
-  const nodeArgs = [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), '--import', 'tsx']
+  // `built`: the compiled core (`npm run build` → dist/), as an installed gateway runs it; otherwise the
+  // TypeScript sources through tsx, as `npm start` does.
+  const nodeArgs = [
+    ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
+    ...(opts.built ? [] : ['--import', 'tsx']),
+  ]
   // At log level warn the "sitegate listening" line is not printed: ports are chosen here and HTTP is polled.
   const args = ['start', '--data-dir', dataDir, '--host', '127.0.0.1', '--log-level', 'warn']
   args.push('--mqtt-port', String(mqttPort), '--http-port', String(httpPort))
@@ -74,7 +79,7 @@ export async function startGateway(
     writeFileSync(config, 'http:\n  throttle:\n    maxCalls: 0\n    windowSeconds: 60\n')
   }
   args.push('--config', config)
-  const child = spawnNode(nodeArgs, 'src/cli.ts', args)
+  const child = spawnNode(nodeArgs, opts.built ? 'dist/cli.js' : 'src/cli.ts', args)
   const removeDirs = () => {
     for (const dir of [dataDir, profileDir]) if (dir) rmSync(dir, { recursive: true, force: true })
   }
