@@ -54,6 +54,12 @@ describe.runIf(requireProgram('mosquitto'))('upstream sync to mosquitto', () => 
   })
 
   const status = async () => (await callApi<SyncStatus>(gw.httpUrl, session, 'GET', '/sitegate/v1/sync')).body
+  /** A cloudReq (A.5, with the local deviceId) from the cloud to the gateway's command topic. */
+  const cloudReq = (req: Record<string, unknown>) =>
+    (cloud as CloudSimulator).send(
+      `/huawei/v1/devices/${GW_ID}/command/json`,
+      JSON.stringify({ msgType: 'cloudReq', ...req }),
+    )
   const device = async (nodeId: string) => {
     const d = await registerDevice(gw.httpUrl, session, nodeId)
     const { client } = await openDevice(gw.mqttUrl, deviceOptions({ id: d.deviceId, secret: d.secret }))
@@ -133,17 +139,7 @@ describe.runIf(requireProgram('mosquitto'))('upstream sync to mosquitto', () => 
     const sim = await simulateDevice(gw.mqttUrl, { id: d.deviceId, secret: d.secret })
     try {
       const c = cloud as CloudSimulator
-      await c.send(
-        `/huawei/v1/devices/${GW_ID}/command/json`,
-        JSON.stringify({
-          msgType: 'cloudReq',
-          deviceId: d.deviceId,
-          serviceId: 'Switch',
-          cmd: 'ON',
-          paras: { level: 3 },
-          mid: 4711,
-        }),
-      )
+      await cloudReq({ deviceId: d.deviceId, serviceId: 'Switch', cmd: 'ON', paras: { level: 3 }, mid: 4711 })
       const [req] = await sim.waitForCommands(1)
       expect(req).toMatchObject({ serviceId: 'Switch', cmd: 'ON', paras: { level: 3 } })
       const reply = await c.waitForReply((r) => r.body.mid === 4711)
@@ -154,28 +150,8 @@ describe.runIf(requireProgram('mosquitto'))('upstream sync to mosquitto', () => 
         body: { deviceId: d.deviceId, status: 'SUCCESSFUL' },
       })
       // The same request delivered again (a lost PUBACK) is not carried out twice.
-      await c.send(
-        `/huawei/v1/devices/${GW_ID}/command/json`,
-        JSON.stringify({
-          msgType: 'cloudReq',
-          deviceId: d.deviceId,
-          serviceId: 'Switch',
-          cmd: 'ON',
-          paras: { level: 3 },
-          mid: 4711,
-        }),
-      )
-      await c.send(
-        `/huawei/v1/devices/${GW_ID}/command/json`,
-        JSON.stringify({
-          msgType: 'cloudReq',
-          deviceId: d.deviceId,
-          serviceId: 'Switch',
-          cmd: 'OFF',
-          paras: {},
-          mid: 4712,
-        }),
-      )
+      await cloudReq({ deviceId: d.deviceId, serviceId: 'Switch', cmd: 'ON', paras: { level: 3 }, mid: 4711 })
+      await cloudReq({ deviceId: d.deviceId, serviceId: 'Switch', cmd: 'OFF', paras: {}, mid: 4712 })
       await c.waitForReply((r) => r.body.mid === 4712)
       expect(sim.received.map((r) => r.cmd)).toEqual(['ON', 'OFF'])
     } finally {
@@ -188,17 +164,13 @@ describe.runIf(requireProgram('mosquitto'))('upstream sync to mosquitto', () => 
     const sim = await simulateDevice(gw.mqttUrl, { id: d.deviceId, secret: d.secret })
     try {
       const c = cloud as CloudSimulator
-      await c.send(
-        `/huawei/v1/devices/${GW_ID}/command/json`,
-        JSON.stringify({
-          msgType: 'cloudReq',
-          deviceId: d.deviceId,
-          serviceId: 'Fan',
-          cmd: 'SET_DESIRED',
-          paras: { speed: 2 },
-          mid: 900,
-        }),
-      )
+      await cloudReq({
+        deviceId: d.deviceId,
+        serviceId: 'Fan',
+        cmd: 'SET_DESIRED',
+        paras: { speed: 2 },
+        mid: 900,
+      })
       const reply = await c.waitForReply((r) => r.body.mid === 900)
       expect(reply.body).toMatchObject({
         errcode: 0,
@@ -221,50 +193,19 @@ describe.runIf(requireProgram('mosquitto'))('upstream sync to mosquitto', () => 
 
   it('answers a request it cannot carry out with errcode 1 and the reason, and changes nothing', async () => {
     const c = cloud as CloudSimulator
-    const topic = `/huawei/v1/devices/${GW_ID}/command/json`
-    await c.send(
-      topic,
-      JSON.stringify({
-        msgType: 'cloudReq',
-        deviceId: 'no-such-device',
-        serviceId: 'S',
-        cmd: 'X',
-        paras: {},
-        mid: 31,
-      }),
-    )
+    await cloudReq({ deviceId: 'no-such-device', serviceId: 'S', cmd: 'X', paras: {}, mid: 31 })
     expect((await c.waitForReply((r) => r.body.mid === 31)).body).toMatchObject({
       errcode: 1,
       body: { error_code: '100403' },
     })
-    await c.send(
-      topic,
-      JSON.stringify({
-        msgType: 'cloudReq',
-        deviceId: 'x',
-        serviceId: 'S',
-        cmd: 'X',
-        paras: 'not an object',
-        mid: 32,
-      }),
-    )
+    await cloudReq({ deviceId: 'x', serviceId: 'S', cmd: 'X', paras: 'not an object', mid: 32 })
     expect((await c.waitForReply((r) => r.body.mid === 32)).body).toMatchObject({
       errcode: 1,
       body: { error_code: '100022', error_desc: 'paras must be a JSON object' },
     })
     // Not JSON, no usable mid: logged and dropped; the link and later requests are unaffected.
-    await c.send(topic, Buffer.from([0xff, 0x00, 0x13]))
-    await c.send(
-      topic,
-      JSON.stringify({
-        msgType: 'cloudReq',
-        deviceId: 'nobody',
-        serviceId: 'S',
-        cmd: 'X',
-        paras: {},
-        mid: 33,
-      }),
-    )
+    await c.send(`/huawei/v1/devices/${GW_ID}/command/json`, Buffer.from([0xff, 0x00, 0x13]))
+    await cloudReq({ deviceId: 'nobody', serviceId: 'S', cmd: 'X', paras: {}, mid: 33 })
     await c.waitForReply((r) => r.body.mid === 33)
     expect(c.replies.filter((r) => r.body.mid === undefined)).toEqual([])
     expect((await status()).connected).toBe(true)

@@ -91,7 +91,6 @@ export class OutboxRepo {
       oldestOfLane: db.prepare(
         'SELECT seq, bytes, created_at FROM outbox WHERE lane = ? ORDER BY seq LIMIT ?',
       ),
-      maxSeq: db.prepare('SELECT coalesce(max(seq), 0) FROM outbox').pluck(),
       maxSeqOfLane: db.prepare('SELECT coalesce(max(seq), 0) FROM outbox WHERE lane = ?').pluck(),
       lastPerDevice: db.prepare(
         'SELECT device_id, max(seq) AS last FROM outbox WHERE lane = ? AND seq <= ? GROUP BY device_id',
@@ -231,11 +230,6 @@ export class OutboxRepo {
   lastPerDevice(lane: LaneNumber, upTo: number): Map<string | null, number> {
     const rows = this.stmts.lastPerDevice.all(lane, upTo) as { device_id: string | null; last: number }[]
     return new Map(rows.map((r) => [r.device_id, r.last]))
-  }
-
-  /** The highest sequence number written so far (0 when the outbox is empty). */
-  maxSeq(): number {
-    return this.stmts.maxSeq.get() as number
   }
 }
 
