@@ -86,16 +86,11 @@ async function start(v: Values): Promise<void> {
   // Loaded here, not at the top: the other commands need none of the broker/HTTP stack.
   const { createGateway } = await import('./gateway.ts')
   const gateway = await createGateway(config, log)
-  const listeners = await gateway.start()
-  const where = listeners.map((l) => `${l.kind} ${l.host}:${l.port}`).join(', ')
-  const tls = gateway.tls && { certFile: gateway.tls.certFile, fingerprint256: gateway.tls.fingerprint256 }
-  log.info(
-    { listeners, dataDir: gateway.dataDir, ...(tls ? { tls } : {}) },
-    `sitegate listening: ${where || 'no listeners'} (data in ${gateway.dataDir})` +
-      (tls ? `; TLS certificate SHA-256 ${tls.fingerprint256}` : ''),
-  )
 
+  // Signals are handled from here on, before the listeners open: a SIGTERM that arrives while the gateway starts
+  // (or just as it says it is listening) stops it cleanly once the start is over, rather than killing it.
   let stopping = false
+  let starting: Promise<unknown> = Promise.resolve()
   const stop = (signal: string) => {
     if (stopping) return
     stopping = true
@@ -104,20 +99,34 @@ async function start(v: Values): Promise<void> {
       log.error(`did not stop within ${config.shutdownTimeoutMs} ms; exiting`)
       process.exit(1)
     }, config.shutdownTimeoutMs)
-    gateway.stop().then(
-      () => {
-        clearTimeout(deadline)
-        log.info('stopped')
-        process.exit(0)
-      },
-      (err: unknown) => {
-        log.error({ err }, 'error while stopping')
-        process.exit(1)
-      },
-    )
+    starting
+      .catch(() => {})
+      .then(() => gateway.stop())
+      .then(
+        () => {
+          clearTimeout(deadline)
+          log.info('stopped')
+          process.exit(0)
+        },
+        (err: unknown) => {
+          log.error({ err }, 'error while stopping')
+          process.exit(1)
+        },
+      )
   }
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGTERM', () => stop('SIGTERM'))
+
+  const started = gateway.start()
+  starting = started
+  const listeners = await started
+  const where = listeners.map((l) => `${l.kind} ${l.host}:${l.port}`).join(', ')
+  const tls = gateway.tls && { certFile: gateway.tls.certFile, fingerprint256: gateway.tls.fingerprint256 }
+  log.info(
+    { listeners, dataDir: gateway.dataDir, ...(tls ? { tls } : {}) },
+    `sitegate listening: ${where || 'no listeners'} (data in ${gateway.dataDir})` +
+      (tls ? `; TLS certificate SHA-256 ${tls.fingerprint256}` : ''),
+  )
 }
 
 async function app(v: Values, args: string[]): Promise<void> {
