@@ -1,12 +1,15 @@
 // Soak benchmark (issue 10 item 4): `devices` simulated devices each publish one QoS 1 deviceReq per second to the
 // real gateway (CLI child process) for `minutes`, while a REST client reads shadows, device pages, history and the
 // sync status, and the gateway drains its outbox upstream to a real mosquitto (a subscriber counts what arrives).
-// Printed: the gateway's RSS at the start (devices registered, before load; the same-run baseline), after the
-// warm-up and at the end, its growth after warm-up, the event-loop delay p99 over the loaded run (the gateway's
-// GET /sitegate/v1/process), messages acknowledged, records at the cloud and errors.
+// Printed: the gateway's RSS at the start (devices registered, before load), after the warm-up and at the end,
+// its growth after warm-up, the event-loop delay p99 over the loaded run (the gateway's GET /sitegate/v1/process),
+// messages acknowledged, records at the cloud and errors. Same-run baseline: plain aedes (bench/lib/raw-aedes.mjs,
+// launched with the same memory settings) carrying the same devices at the same rate for `baseline-seconds`, its
+// RSS beside the gateway's.
 // Targets: RSS growth after warm-up ≤ 10 %, RSS ≤ 150 MB, no errors.
 //
-//   npx tsx bench/soak.ts [--devices 1000] [--minutes 10] [--warmup-seconds 60] [--rest-rps 20] [--built]
+//   npx tsx bench/soak.ts [--devices 1000] [--minutes 10] [--warmup-seconds 60] [--rest-rps 20]
+//                         [--baseline-seconds 120] [--built]
 import { spawnSync } from 'node:child_process'
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -15,8 +18,8 @@ import { parseArgs } from 'node:util'
 import mqtt, { type MqttClient } from 'mqtt'
 import type { SyncStatus } from '../src/sync/service.ts'
 import { startMosquitto } from '../test/helpers/mosquitto.ts'
-import { connect, payloadSource } from './lib/load.ts'
-import { startGateway } from './lib/targets.ts'
+import { connect, type DeviceSpec, payloadSource } from './lib/load.ts'
+import { startBaseline, startGateway } from './lib/targets.ts'
 
 const TARGET_GROWTH = 0.1
 const TARGET_RSS_MB = 150
@@ -28,6 +31,7 @@ const { values: opts } = parseArgs({
     minutes: { type: 'string', default: '10' },
     'warmup-seconds': { type: 'string', default: '60' },
     'rest-rps': { type: 'string', default: '20' },
+    'baseline-seconds': { type: 'string', default: '120' },
     keep: { type: 'boolean', default: false },
     // Run the compiled core (dist/, built first with `npm run build`) rather than the sources through tsx.
     built: { type: 'boolean', default: false },
@@ -37,6 +41,7 @@ const deviceCount = Number(opts.devices)
 const runMs = Number(opts.minutes) * 60_000
 const warmupMs = Number(opts['warmup-seconds']) * 1000
 const restRps = Number(opts['rest-rps'])
+const baselineMs = Number(opts['baseline-seconds']) * 1000
 const GW_ID = 'soak-gateway'
 
 const rssMB = (pid: number): number => {
@@ -60,6 +65,13 @@ async function main() {
     `soak: ${deviceCount} devices × 1 msg/s for ${Number(opts.minutes)} min (warm-up ${warmupMs / 1000} s), ` +
       `REST ${restRps} req/s, upstream drain to mosquitto`,
   )
+  const baseline = baselineMs > 0 ? await measureBaseline() : undefined
+  if (baseline) {
+    console.log(
+      `  baseline: plain aedes with the same ${deviceCount} devices at 1 msg/s for ${baselineMs / 1000} s, same memory ` +
+        `settings: RSS ${baseline.end.toFixed(1)} MB at the end (max ${baseline.max.toFixed(1)} MB), ${baseline.errors} errors`,
+    )
+  }
   const broker = await startMosquitto()
   const config = join(tmpdir(), `sitegate-soak-${process.pid}.yaml`)
   writeFileSync(
@@ -105,37 +117,7 @@ async function main() {
     const rssStart = rssMB(pid)
     console.log(`  RSS at start (${deviceCount} devices registered, idle): ${rssStart.toFixed(1)} MB`)
 
-    // Devices connect in groups of 50, then each publishes once a second at its own phase.
-    for (let i = 0; i < gw.devices.length; i += 50) {
-      clients.push(...(await Promise.all(gw.devices.slice(i, i + 50).map((d) => connect(gw.mqttUrl, d)))))
-    }
-    clients.forEach((client, i) => {
-      const device = gw.devices[i]!
-      const payload = payloadSource(i + 1)
-      let k = 0
-      client.on('close', () => {
-        if (!stopping) error(counters, 'device connection closed')
-      })
-      client.on('error', () => error(counters, 'device connection error'))
-      const publish = () => {
-        if (stopping || !client.connected) return
-        counters.published += 1
-        const timer = setTimeout(
-          () => error(counters, `no PUBACK within ${ACK_TIMEOUT_MS} ms`),
-          ACK_TIMEOUT_MS,
-        )
-        client.publish(device.topic, payload(k++), { qos: 1 }, (err) => {
-          clearTimeout(timer)
-          if (err) error(counters, `publish: ${err.message}`)
-          else counters.acked += 1
-        })
-      }
-      const start = setTimeout(
-        () => timers.push(setInterval(publish, 1000)),
-        Math.floor((i / clients.length) * 1000),
-      )
-      timers.push(start)
-    })
+    clients.push(...(await startDevices(gw.mqttUrl, gw.devices, counters, () => stopping, timers)))
 
     // REST load: shadows, device pages, history, sync status, in turn.
     const paths = [
@@ -217,8 +199,11 @@ async function main() {
     )
     console.log(
       `  RSS growth after warm-up: ${(100 * growth).toFixed(1)} % (target ≤ ${100 * TARGET_GROWTH} %: ${growth <= TARGET_GROWTH ? 'met' : 'NOT met'}); ` +
-        `RSS ≤ ${TARGET_RSS_MB} MB: ${rssMax <= TARGET_RSS_MB ? 'met' : 'NOT met'}; baseline: idle with the devices registered ${rssStart.toFixed(1)} MB, ` +
-        `end/idle ${(rssEnd / rssStart).toFixed(2)}`,
+        `RSS ≤ ${TARGET_RSS_MB} MB: ${rssMax <= TARGET_RSS_MB ? 'met' : 'NOT met'}; idle with the devices registered ${rssStart.toFixed(1)} MB, ` +
+        `end/idle ${(rssEnd / rssStart).toFixed(2)}` +
+        (baseline
+          ? `; gateway/plain aedes: end ${(rssEnd / baseline.end).toFixed(2)}, max ${(rssMax / baseline.max).toFixed(2)}`
+          : ''),
     )
     console.log(
       `  event-loop delay after warm-up: p50 ${proc.eventLoopDelayMs.p50} ms, p99 ${proc.eventLoopDelayMs.p99} ms, max ${proc.eventLoopDelayMs.max} ms`,
@@ -240,6 +225,69 @@ async function main() {
     if (!opts.keep) gw.removeDirs()
     else console.log(`  data kept in ${gw.dataDir}`)
     rmSync(config, { force: true })
+  }
+}
+
+/**
+ * Connects the devices in groups of 50; then each publishes one QoS 1 deviceReq a second, at its own phase, until
+ * `stopped()`. Failures are counted in `counters`; the publish timers are added to `timers`.
+ */
+async function startDevices(
+  url: string,
+  devices: DeviceSpec[],
+  counters: Counters,
+  stopped: () => boolean,
+  timers: NodeJS.Timeout[],
+): Promise<MqttClient[]> {
+  const clients: MqttClient[] = []
+  for (let i = 0; i < devices.length; i += 50) {
+    clients.push(...(await Promise.all(devices.slice(i, i + 50).map((d) => connect(url, d)))))
+  }
+  clients.forEach((client, i) => {
+    const device = devices[i]!
+    const payload = payloadSource(i + 1)
+    let k = 0
+    client.on('close', () => {
+      if (!stopped()) error(counters, 'device connection closed')
+    })
+    client.on('error', () => error(counters, 'device connection error'))
+    const publish = () => {
+      if (stopped() || !client.connected) return
+      counters.published += 1
+      const timer = setTimeout(() => error(counters, `no PUBACK within ${ACK_TIMEOUT_MS} ms`), ACK_TIMEOUT_MS)
+      client.publish(device.topic, payload(k++), { qos: 1 }, (err) => {
+        clearTimeout(timer)
+        if (err) error(counters, `publish: ${err.message}`)
+        else counters.acked += 1
+      })
+    }
+    timers.push(
+      setTimeout(() => timers.push(setInterval(publish, 1000)), Math.floor((i / clients.length) * 1000)),
+    )
+  })
+  return clients
+}
+
+/** Plain aedes carrying the same devices at the same rate for `baselineMs`: its RSS at the end and at most. */
+async function measureBaseline(): Promise<{ end: number; max: number; errors: number }> {
+  const target = await startBaseline(deviceCount, { coreSettings: true })
+  const counters: Counters = { published: 0, acked: 0, errors: new Map() }
+  const timers: NodeJS.Timeout[] = []
+  let stopped = false
+  let clients: MqttClient[] = []
+  try {
+    clients = await startDevices(target.mqttUrl, target.devices, counters, () => stopped, timers)
+    let max = 0
+    for (const t0 = Date.now(); Date.now() - t0 < baselineMs; ) {
+      await sleep(1000)
+      max = Math.max(max, rssMB(target.child.pid))
+    }
+    return { end: rssMB(target.child.pid), max, errors: countErrors(counters) }
+  } finally {
+    stopped = true
+    for (const t of timers) clearInterval(t)
+    for (const c of clients) c.end(true)
+    await target.stop()
   }
 }
 

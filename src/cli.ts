@@ -6,6 +6,7 @@ import { dataPaths } from './config/paths.ts'
 import { createLogger } from './logger.ts'
 import { BackupError } from './ops/backup/manifest.ts'
 import { createGatewayLogger } from './ops/log-file.ts'
+import { CORE_ENV, CORE_NODE_FLAGS, coreFlagsApplied } from './ops/memory-tuning.ts'
 import { commandTopic, dataTopic } from './protocols/platform-mqtt.ts'
 import { assertWritableDataDir, DATA_DIR_EXIT_CODE, DataDirError } from './store/data-dir.ts'
 import { openDatabase } from './store/db.ts'
@@ -86,6 +87,14 @@ async function start(v: Values): Promise<void> {
   // Loaded here, not at the top: the other commands need none of the broker/HTTP stack.
   const { createGateway } = await import('./gateway.ts')
   const gateway = await createGateway(config, log)
+  // Said once the configuration has been accepted (a refused start writes nothing to the data dir's log).
+  if (!coreFlagsApplied(process.execArgv, process.env.NODE_OPTIONS)) {
+    log.warn(
+      { flags: CORE_NODE_FLAGS, env: CORE_ENV },
+      'started without the core memory settings (npm start and the desktop app pass them): expect some 30 MiB more ' +
+        'memory per busy thread; a service unit of your own should run node with these flags and environment',
+    )
+  }
 
   // Signals are handled from here on, before the listeners open: a SIGTERM that arrives while the gateway starts
   // (or just as it says it is listening) stops it cleanly once the start is over, rather than killing it.

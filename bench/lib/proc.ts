@@ -32,8 +32,13 @@ export interface Child {
 }
 
 /** Runs `node [nodeArgs] script [args]` from the project root, SITEGATE_* variables removed. */
-export function spawnNode(nodeArgs: string[], script: string, args: string[] = []): Child {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SITEGATE_')))
+export function spawnNode(
+  nodeArgs: string[],
+  script: string,
+  args: string[] = [],
+  baseEnv: NodeJS.ProcessEnv = process.env,
+): Child {
+  const env = Object.fromEntries(Object.entries(baseEnv).filter(([k]) => !k.startsWith('SITEGATE_')))
   const proc = spawn(process.execPath, [...nodeArgs, script, ...args], {
     cwd: ROOT,
     env,

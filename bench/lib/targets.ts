@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { deviceCredentials } from '../../src/broker/credentials.ts'
+import { coreLaunch } from '../../src/ops/memory-tuning.ts'
 import { dataTopic } from '../../src/protocols/platform-mqtt.ts'
 import type { DeviceSpec } from './load.ts'
 import { type Child, freePort, spawnNode, waitForHttp } from './proc.ts'
@@ -32,12 +33,18 @@ export interface GatewayTarget extends Target {
 }
 
 /**
- * Plain aedes (bench/lib/raw-aedes.ts); devices are anonymous clients publishing on same-shaped topics.
+ * Plain aedes (bench/lib/raw-aedes.mjs); devices are anonymous clients publishing on same-shaped topics.
  * `noDelay`: no Nagle on the broker's sockets (latency: a reply written right after another small write would
- * otherwise wait for the client's delayed ACK, ~40 ms).
+ * otherwise wait for the client's delayed ACK, ~40 ms). `coreSettings`: launched with the gateway's memory
+ * settings (src/ops/memory-tuning.ts), so that a memory comparison compares the code, not the flags.
  */
-export async function startBaseline(clients: number, opts: { noDelay?: boolean } = {}): Promise<Target> {
-  const child = spawnNode(['--import', 'tsx'], 'bench/lib/raw-aedes.ts', opts.noDelay ? ['--no-delay'] : [])
+export async function startBaseline(
+  clients: number,
+  opts: { noDelay?: boolean; coreSettings?: boolean } = {},
+): Promise<Target> {
+  const launch = opts.coreSettings ? coreLaunch(process.env) : { execArgv: [], env: process.env }
+  const args = opts.noDelay ? ['--no-delay'] : []
+  const child = spawnNode(launch.execArgv, 'bench/lib/raw-aedes.mjs', args, launch.env)
   const port = await child.waitForLine((line) =>
     line.startsWith('{') ? (JSON.parse(line) as { port: number }).port : undefined,
   )
@@ -79,7 +86,14 @@ export async function startGateway(
     writeFileSync(config, 'http:\n  throttle:\n    maxCalls: 0\n    windowSeconds: 60\n')
   }
   args.push('--config', config)
-  const child = spawnNode(nodeArgs, opts.built ? 'dist/cli.js' : 'src/cli.ts', args)
+  // Launched as npm start and the Electron shell launch it: with the core's memory settings.
+  const launch = coreLaunch(process.env)
+  const child = spawnNode(
+    [...launch.execArgv, ...nodeArgs],
+    opts.built ? 'dist/cli.js' : 'src/cli.ts',
+    args,
+    launch.env,
+  )
   const removeDirs = () => {
     for (const dir of [dataDir, profileDir]) if (dir) rmSync(dir, { recursive: true, force: true })
   }

@@ -118,7 +118,11 @@ export class Broker {
   ) {}
 
   async start(): Promise<ListenerAddress[]> {
-    this.level = new ClassicLevel<string, Buffer>(this.options.persistenceDir, { valueEncoding: 'buffer' })
+    this.level = new ClassicLevel<string, Buffer>(this.options.persistenceDir, {
+      valueEncoding: 'buffer',
+      cacheSize: 2 * 2 ** 20,
+      writeBufferSize: 2 ** 20,
+    })
     await this.level.open()
     const aedes = await Aedes.createBroker({
       persistence: aclFilteredPersistence(levelPersistence(this.level)),

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { utilityProcess } from 'electron'
+import { coreLaunch } from '../ops/memory-tuning.ts'
 import type { RestartDecision, RestartPolicy } from './restart-policy.ts'
 
 export type CoreState = 'starting' | 'running' | 'restarting' | 'failed' | 'stopped'
@@ -88,6 +89,8 @@ export class CoreHost extends EventEmitter<{ status: [CoreStatus]; listening: [n
     this.stderrTail = []
     this.set({ state: this.status.restarts > 0 ? 'restarting' : 'starting', nextRestartAt: null })
     const child = utilityProcess.fork(this.modulePath, this.args, {
+      // The core's memory settings (ops/memory-tuning.ts): a small young generation, two malloc arenas.
+      ...coreLaunch(process.env),
       stdio: 'pipe',
       serviceName: 'sitegate core',
     })

@@ -4,7 +4,7 @@ import { ONEJSON_PROTOCOL_TYPE } from '../devices/protocols.ts'
 import type { Logger } from '../logger.ts'
 import type { Store } from '../store/index.ts'
 import type { DeviceRow } from '../store/repos/devices.ts'
-import { type Product, parseProduct } from './model.ts'
+import { type Product, parseProduct } from './schema.ts'
 
 /**
  * The product models the gateway knows: from `data/products/*.json` (read at start: a file replaces the model

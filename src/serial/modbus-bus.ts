@@ -42,8 +42,13 @@ export interface BusEvents {
   value(slave: BusSlave, point: PointSpec, value: PointValue, at: number, more: boolean): void
 }
 
-// modbus-serial is CommonJS whose typings declare an ES default export; require gives the class itself.
-const ModbusClient = createRequire(import.meta.url)('modbus-serial') as typeof ModbusRTU
+// modbus-serial is CommonJS whose typings declare an ES default export; require gives the class itself. Loaded
+// with the first bus: a gateway without serial ports does not carry it (and serialport) in memory.
+let modbusClient: typeof ModbusRTU | undefined
+const modbusClientClass = (): typeof ModbusRTU => {
+  modbusClient ??= createRequire(import.meta.url)('modbus-serial') as typeof ModbusRTU
+  return modbusClient
+}
 
 type Callback = (err: Error | null, result?: unknown) => void
 type Request = (client: ModbusRTU, unit: number, done: Callback) => void
@@ -134,7 +139,7 @@ export class ModbusBus {
   attach(port: SerialPort): void {
     this.detach('reattached')
     const framer = new RtuFramer(port, () => this.sentHook?.())
-    const client = new ModbusClient(framer)
+    const client = new (modbusClientClass())(framer)
     // ModbusRTU re-emits port errors; without a listener an 'error' event would throw. The line logs them.
     client.on('error', () => {})
     client.open()

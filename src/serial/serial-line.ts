@@ -1,7 +1,8 @@
 import { realpathSync } from 'node:fs'
-import { SerialPort } from 'serialport'
+import type { SerialPort } from 'serialport'
 import type { Logger } from '../logger.ts'
 import type { PortSpec } from './config.ts'
+import { serialPortClass } from './serialport-module.ts'
 
 export type LineState = 'closed' | 'opening' | 'open' | 'stopped'
 
@@ -93,7 +94,7 @@ export class SerialLine {
       this.failed(`${device} is already open as ${owner}`)
       return
     }
-    const port = new SerialPort({
+    const port = new (serialPortClass())({
       path: this.spec.path,
       baudRate: this.spec.baudRate,
       dataBits: this.spec.dataBits,

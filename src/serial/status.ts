@@ -1,8 +1,8 @@
 import { readdirSync, realpathSync } from 'node:fs'
 import { join } from 'node:path'
-import { SerialPort } from 'serialport'
 import type { BusSlave, ModbusBus } from './modbus-bus.ts'
 import type { SerialLine } from './serial-line.ts'
+import { serialPortClass } from './serialport-module.ts'
 import type { SlaveCounters, SlavePhase } from './slave-state.ts'
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString())
@@ -120,7 +120,7 @@ export async function availablePorts(): Promise<AvailablePort[]> {
   } catch {
     // no USB serial adapters: the directory does not exist
   }
-  const ports = await SerialPort.list()
+  const ports = await serialPortClass().list()
   return ports.map((p) => ({
     path: p.path,
     byId: links.get(p.path) ?? [],

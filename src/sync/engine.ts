@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads'
 import type { MqttClient } from 'mqtt'
 import type { LedgerWriter } from '../commands/service.ts'
 import type { Logger } from '../logger.ts'
+import { WORKER_RESOURCE_LIMITS } from '../ops/memory-tuning.ts'
 import type { DrainWorkerData, FromDrain, ToDrain } from './drain-worker.ts'
 import type { BuiltMessage } from './message-builder.ts'
 
@@ -52,6 +53,7 @@ export class DrainEngine {
   start(): Promise<void> {
     const worker = new Worker(new URL('./drain-worker.boot.mjs', import.meta.url), {
       workerData: this.workerData,
+      resourceLimits: WORKER_RESOURCE_LIMITS,
     })
     this.worker = worker
     worker.unref()

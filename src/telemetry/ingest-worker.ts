@@ -55,7 +55,7 @@ if (port) {
   const data = workerData as IngestWorkerData
   const store = createStore(openDatabase(data.databaseFile, { synchronous: data.synchronous }))
   // The writer touches the history and outbox indexes on every batch: a 32 MiB page cache keeps them in memory.
-  store.db.pragma('cache_size = -32768')
+  store.db.pragma('cache_size = -8192')
   const writer = new IngestWriter(store)
   // Every device and shadow row write goes through these repositories: the batch's set is reported with its
   // result, so the main thread drops exactly those devices' cached views (devices/view-cache.ts).

@@ -3,6 +3,7 @@ import type { DeviceRegistry } from '../devices/registry.ts'
 import { type ErrorCode, PlatformError } from '../errors.ts'
 import type { EventBus, GatewayEvents } from '../events.ts'
 import type { Logger } from '../logger.ts'
+import { WORKER_RESOURCE_LIMITS } from '../ops/memory-tuning.ts'
 import { type Done, GroupCommitter } from '../store/group-commit.ts'
 import type { OpArgs, OpCall, OpName, OpOutcome, OpResult } from '../store/write-ops.ts'
 import type { FromWriter, IngestWorkerData, PackedBatch, ToWriter } from './ingest-worker.ts'
@@ -75,6 +76,7 @@ export class IngestService {
   start(): Promise<void> {
     const worker = new Worker(new URL('./ingest-worker.boot.mjs', import.meta.url), {
       workerData: this.workerData,
+      resourceLimits: WORKER_RESOURCE_LIMITS,
     })
     this.worker = worker
     this.ready = new Promise((resolve, reject) => {

@@ -4,7 +4,6 @@ import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { networkInterfaces, hostname as osHostname } from 'node:os'
 import { resolve } from 'node:path'
-import selfsigned from 'selfsigned'
 import { ConfigError } from '../config/load.ts'
 import { dataPaths } from '../config/paths.ts'
 import type { GatewayConfig } from '../config/schema.ts'
@@ -128,6 +127,8 @@ async function ensureSelfSigned(dataDir: string, log: Logger, now: Date, host: s
   mkdirSync(paths.tls, { recursive: true, mode: 0o700 })
   chmodSync(paths.tls, 0o700)
   const names = certificateNames(host)
+  // Loaded only here: the generator and its ASN.1 libraries cost ~5 MiB of heap, and the certificate is made once.
+  const { default: selfsigned } = await import('selfsigned')
   const generated = await selfsigned.generate(
     [
       { name: 'commonName', value: names.dns[0] ?? 'localhost' },

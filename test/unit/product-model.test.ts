@@ -7,12 +7,12 @@ import {
   type ProductCommand,
   type ProductService,
   parasProblem,
-  parseProduct,
   propertyOf,
   reportProblem,
   serviceOf,
   valueProblem,
 } from '../../src/products/model.ts'
+import { parseProduct } from '../../src/products/schema.ts'
 
 /** Every field the model knows, every data type. */
 function fullModel(): Product {

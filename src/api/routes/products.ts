@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { DeviceRegistry } from '../../devices/registry.ts'
 import { PlatformError } from '../../errors.ts'
 import type { ProductCatalog } from '../../products/catalog.ts'
-import { parseProduct } from '../../products/model.ts'
+import { parseProduct } from '../../products/schema.ts'
 import type { Store } from '../../store/index.ts'
 import { devicesOfQuery } from './history.ts'
 
