@@ -33,7 +33,8 @@ const port = parentPort
 if (port) {
   const data = workerData as DrainWorkerData
   const log = createLogger(data.logLevel).child({ part: 'sync', thread: 'drain' })
-  const store = createStore(openDatabase(data.databaseFile, { synchronous: 'NORMAL' }))
+  // The drain reads the outbox in order, each page once: a small cache serves it.
+  const store = createStore(openDatabase(data.databaseFile, { synchronous: 'NORMAL', cacheMiB: 2 }))
   const images = snapshotImageReader(store, data.snapshotsDir)
   const builder = new MessageBuilder(store, profileOf(data.upstream), data.upstream, log, images)
   port.on('message', (msg: ToDrain) => {

@@ -86,6 +86,8 @@ export class UpstreamLink {
       keepalive: o.keepaliveSeconds,
       reconnectPeriod: 0,
       connectTimeout: 15_000,
+      // No table of pre-built number Buffers (see broker/broker.ts).
+      writeCache: false,
       ...(o.ca ? { ca: readFileSync(o.ca) } : {}),
       ...(o.cert ? { cert: readFileSync(o.cert) } : {}),
       ...(o.key ? { key: readFileSync(o.key) } : {}),
