@@ -25,7 +25,7 @@ import { deviceRoutes } from './routes/devices.ts'
 import { groupRoutes } from './routes/groups.ts'
 import { historyRoutes } from './routes/history.ts'
 import { oneJsonRoutes } from './routes/onejson.ts'
-import { processRoutes } from './routes/process.ts'
+import { type ProcessRouteDeps, processRoutes } from './routes/process.ts'
 import { productRoutes } from './routes/products.ts'
 import { rpcRoutes } from './routes/rpc.ts'
 import { safetyRoutes } from './routes/safety.ts'
@@ -48,6 +48,8 @@ export interface ApiDeps {
   ingest: LedgerWriter
   desired: DesiredStateService
   sync: SyncService
+  /** The worker threads' heaps, for GET /sitegate/v1/process. */
+  threadHeaps: ProcessRouteDeps['threads']
   /** Synchronous remote calls wait at most this long. */
   syncCallTimeoutMs: number
   bodyLimitBytes: number
@@ -138,7 +140,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   if (deps.cameras) await cameraRoutes(app, deps.cameras)
   serialRoutes(app, deps)
   if (deps.safety) safetyRoutes(app, { ...deps, safety: deps.safety })
-  processRoutes(app)
+  processRoutes(app, { threads: deps.threadHeaps })
 
   app.get('/openapi.json', { config: { auth: false }, schema: { hide: true } }, async () => app.swagger())
 

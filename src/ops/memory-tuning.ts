@@ -22,11 +22,18 @@ export const WORKER_RESOURCE_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb
 export const CORE_NODE_FLAGS: readonly string[] = [`--max-semi-space-size=${SEMI_SPACE_MIB}`]
 
 /**
- * Environment of a core process started by a launcher of ours: glibc gives every thread that allocates its own
- * 64 MiB malloc arena (up to 8 per core); two arenas serve the gateway's few busy threads with far less
- * fragmentation. Ignored by other C libraries.
+ * Environment of a core process started by a launcher of ours (glibc's malloc; other C libraries ignore it):
+ * - MALLOC_ARENA_MAX: glibc gives every thread that allocates its own 64 MiB arena (up to 8 per core), each
+ *   keeping what it freed; two serve the gateway's few busy threads with far less fragmentation.
+ * - MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_: fixed at 128 KiB. By default glibc raises both each time a
+ *   large block is freed, after which freed memory stays in the process for good; fixed, blocks above 128 KiB
+ *   (SQLite's cache pages come in such chunks, LevelDB's tables, large messages) go back to the system when freed.
  */
-export const CORE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' }
+export const CORE_ENV: Readonly<Record<string, string>> = {
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_MMAP_THRESHOLD_: '131072',
+  MALLOC_TRIM_THRESHOLD_: '131072',
+}
 
 /** True when this process's main isolate was started with CORE_NODE_FLAGS (from argv or NODE_OPTIONS). */
 export function coreFlagsApplied(execArgv: readonly string[], nodeOptions: string | undefined): boolean {

@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { snapshotImageReader } from '../cameras/snapshot-bytes.ts'
 import type { GatewayConfig } from '../config/schema.ts'
 import { createLogger } from '../logger.ts'
+import { type HeapFigures, reportHeap } from '../ops/thread-heap.ts'
 import { openDatabase } from '../store/db.ts'
 import { createStore } from '../store/index.ts'
 import { type BuiltMessage, MessageBuilder } from './message-builder.ts'
@@ -26,6 +27,7 @@ export type ToDrain =
 
 export type FromDrain =
   | { type: 'ready' }
+  | { type: 'heap'; heap: HeapFigures }
   | { type: 'built'; request: number; messages: BuiltMessage[] }
   | { type: 'failed'; request: number; error: string }
 
@@ -70,4 +72,5 @@ if (port) {
   })
   port.on('close', () => store.db.close())
   port.postMessage({ type: 'ready' } satisfies FromDrain)
+  reportHeap((heap) => port.postMessage({ type: 'heap', heap } satisfies FromDrain))
 }

@@ -8,6 +8,7 @@ import type { MqttClient } from 'mqtt'
 import type { LedgerWriter } from '../commands/service.ts'
 import type { Logger } from '../logger.ts'
 import { WORKER_RESOURCE_LIMITS } from '../ops/memory-tuning.ts'
+import type { HeapFigures } from '../ops/thread-heap.ts'
 import type { DrainWorkerData, FromDrain, ToDrain } from './drain-worker.ts'
 import type { BuiltMessage } from './message-builder.ts'
 
@@ -27,6 +28,7 @@ export interface DrainTotals {
 
 export class DrainEngine {
   private worker: Worker | undefined
+  private drainHeap: HeapFigures | null = null
   private client: MqttClient | undefined
   /** Bumped at every connect and disconnect: what was built or sent for an older connection is let go. */
   private generation = 0
@@ -64,7 +66,8 @@ export class DrainEngine {
           worker.off('error', reject)
           worker.on('error', (err) => this.log.error({ err }, 'drain thread failed'))
           resolve()
-        } else this.answered(msg)
+        } else if (msg.type === 'heap') this.drainHeap = msg.heap
+        else this.answered(msg)
       })
     })
   }
@@ -73,6 +76,11 @@ export class DrainEngine {
     this.down()
     await this.worker?.terminate()
     this.worker = undefined
+  }
+
+  /** The drain thread's heap as it last reported it (GET /sitegate/v1/process); null while it is not running. */
+  get heap(): HeapFigures | null {
+    return this.worker ? this.drainHeap : null
   }
 
   get inflightCount(): number {
@@ -127,7 +135,7 @@ export class DrainEngine {
     this.post({ type: 'build', request: this.request, n, snapshotRowsInFlight: this.snapshotRowsInFlight })
   }
 
-  private answered(msg: Exclude<FromDrain, { type: 'ready' }>): void {
+  private answered(msg: Exclude<FromDrain, { type: 'ready' | 'heap' }>): void {
     const request = this.requests.get(msg.request)
     this.requests.delete(msg.request)
     // A request is answered at once: its share of `requested` is released however many messages came back.

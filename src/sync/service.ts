@@ -5,6 +5,7 @@ import type { GatewayConfig } from '../config/schema.ts'
 import type { EventBus } from '../events.ts'
 import type { Logger } from '../logger.ts'
 import { redact } from '../notify/callback-dispatcher.ts'
+import type { HeapFigures } from '../ops/thread-heap.ts'
 import type { ProductCatalog } from '../products/catalog.ts'
 import type { Store } from '../store/index.ts'
 import { LANE_NAMES, LANES } from '../store/repos/outbox.ts'
@@ -151,6 +152,11 @@ export class SyncService {
     clearInterval(this.watchdogTimer)
     await this.link?.stop()
     await this.engine.stop()
+  }
+
+  /** The drain thread's heap (GET /sitegate/v1/process). */
+  get drainHeap(): HeapFigures | null {
+    return this.engine.heap
   }
 
   /** New outbox rows may be waiting (called after each writer commit). */

@@ -2,6 +2,7 @@
 // connection's readers and short writes) so that decoding and commits — fsync included — never block the
 // event loop that serves MQTT and HTTP.
 import { parentPort, workerData } from 'node:worker_threads'
+import { type HeapFigures, reportHeap } from '../ops/thread-heap.ts'
 import { openDatabase } from '../store/db.ts'
 import { createStore } from '../store/index.ts'
 import type { OpCall, OpOutcome } from '../store/write-ops.ts'
@@ -29,6 +30,7 @@ export interface PackedBatch {
 export type ToWriter = ({ type: 'batch'; id: number } & PackedBatch) | { type: 'forget'; deviceId: string }
 export type FromWriter =
   | { type: 'ready' }
+  | { type: 'heap'; heap: HeapFigures }
   | {
       type: 'result'
       id: number
@@ -99,4 +101,5 @@ if (port) {
   })
   port.on('close', () => store.db.close())
   port.postMessage({ type: 'ready' } satisfies FromWriter)
+  reportHeap((heap) => port.postMessage({ type: 'heap', heap } satisfies FromWriter))
 }

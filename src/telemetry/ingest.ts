@@ -4,6 +4,7 @@ import { type ErrorCode, PlatformError } from '../errors.ts'
 import type { EventBus, GatewayEvents } from '../events.ts'
 import type { Logger } from '../logger.ts'
 import { WORKER_RESOURCE_LIMITS } from '../ops/memory-tuning.ts'
+import type { HeapFigures } from '../ops/thread-heap.ts'
 import { type Done, GroupCommitter } from '../store/group-commit.ts'
 import type { OpArgs, OpCall, OpName, OpOutcome, OpResult } from '../store/write-ops.ts'
 import type { FromWriter, IngestWorkerData, PackedBatch, ToWriter } from './ingest-worker.ts'
@@ -45,6 +46,7 @@ export class IngestService {
   /** Called once per committed batch with its size and its oldest device message's receive time (metrics). */
   onBatchStats: (items: number, oldestReceivedAt: number | undefined) => void = () => {}
   private writerUp = false
+  private writerHeap: HeapFigures | null = null
   /**
    * Called with the devices whose device or shadow rows a writer batch wrote (null: any device, or unknown
    * because the batch's fate is), before the batch's callbacks run: whoever learns of a commit (a PUBACK, a
@@ -86,6 +88,8 @@ export class IngestService {
           this.writerUp = true
           worker.off('error', reject)
           resolve()
+        } else if (msg.type === 'heap') {
+          this.writerHeap = msg.heap
         } else {
           const waiter = this.waiting.get(msg.id)
           this.waiting.delete(msg.id)
@@ -147,6 +151,11 @@ export class IngestService {
     this.offDeleted()
     this.offChanged()
     await this.worker?.terminate()
+  }
+
+  /** The writer thread's heap as it last reported it (GET /sitegate/v1/process); null while it is not running. */
+  get heap(): HeapFigures | null {
+    return this.writerUp ? this.writerHeap : null
   }
 
   /** The writer thread has opened the database and not exited (readiness). */

@@ -218,4 +218,15 @@ describe.runIf(requireProgram('mosquitto'))('upstream sync to mosquitto', () => 
     expect(s.since).toMatch(/^\d{8}T\d{6}Z$/)
     for (const lane of Object.values(s.lanes)) expect(lane.dropped.records).toBe(0)
   })
+
+  it('shows the drain thread heap beside the others while the upstream runs', async () => {
+    const res = await callApi<{ heaps: Record<string, { usedBytes: number } | null> }>(
+      gw.httpUrl,
+      session,
+      'GET',
+      '/sitegate/v1/process',
+    )
+    expect(Object.keys(res.body.heaps)).toEqual(['main', 'ingestWriter', 'drain'])
+    expect(res.body.heaps.drain!.usedBytes).toBeGreaterThan(1_000_000)
+  })
 })

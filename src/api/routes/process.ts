@@ -1,12 +1,19 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { FastifyInstance } from 'fastify'
+import { type HeapFigures, heapFigures } from '../../ops/thread-heap.ts'
+
+export interface ProcessRouteDeps {
+  /** The worker threads' heaps as they last reported them (null: the thread is not running). */
+  threads: () => { ingestWriter: HeapFigures | null; drain: HeapFigures | null }
+}
 
 /**
  * GET /sitegate/v1/process (issue 10, soak): the gateway process's memory and event-loop delay, so that a soak
- * run (bench/soak.ts) or an operator can see a leak or a stalled loop. Event-loop delay percentiles cover the
+ * run (bench/soak.ts) or an operator can see a leak or a stalled loop, and which thread's heap holds the memory
+ * (main thread, ingest writer, drain builder: three V8 isolates in one process). Event-loop delay percentiles cover the
  * time since the start, or since the last call with `?reset=true`. Same credentials as the platform API.
  */
-export function processRoutes(app: FastifyInstance): void {
+export function processRoutes(app: FastifyInstance, deps: ProcessRouteDeps): void {
   const RESOLUTION_MS = 10
   const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS })
   delay.enable()
@@ -37,6 +44,7 @@ export function processRoutes(app: FastifyInstance): void {
         pid: process.pid,
         uptimeSeconds: Math.round((Date.now() - started) / 1000),
         memory: { rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external },
+        heaps: { main: heapFigures(), ...deps.threads() },
         eventLoopDelayMs: {
           since: new Date(since).toISOString(),
           mean: ms(delay.mean),
