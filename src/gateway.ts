@@ -222,7 +222,7 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     ingest,
     desired,
     sync,
-    threadHeaps: () => ({ ingestWriter: ingest.heap, drain: sync.drainHeap }),
+    threadHeaps: () => ({ ingestWriter: ingest.heap }),
     syncCallTimeoutMs: config.commands.syncCallTimeoutMs,
     bodyLimitBytes: config.http.bodyLimitBytes,
     // One limit for HTTP and HTTPS: the same application calling through both counts once.

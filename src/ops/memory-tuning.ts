@@ -1,8 +1,8 @@
 import type { ResourceLimits } from 'node:worker_threads'
 
 // Memory settings of the gateway process (issue 10 item 4: core RSS ≤ 150 MB with 1,000 devices). The core runs
-// three V8 isolates (main, ingest writer, drain builder); under a steady message load V8 lets each young
-// generation grow to 3 × 16 MiB, which is most of the difference between an idle and a loaded gateway. Objects
+// two V8 isolates (main thread; ingest writer, which also builds upstream messages); under a steady message load
+// V8 lets each young generation grow to 3 × 16 MiB, most of the difference between an idle and a loaded gateway. Objects
 // of a message live for microseconds, so a small young generation costs a few cheap scavenges and keeps about
 // 30 MiB per isolate out of RSS.
 

@@ -9,14 +9,14 @@ export interface OpenOptions {
   /** FULL (default): a commit survives a power cut. NORMAL: survives a process crash only. */
   synchronous: 'FULL' | 'NORMAL'
   /**
-   * Page cache of this connection, in MiB (default 4). better-sqlite3 builds SQLite with 16 MiB per connection,
+   * Page cache of this connection, in MiB (default 2). better-sqlite3 builds SQLite with 16 MiB per connection,
    * and the gateway holds three (main thread, writer, drain): a cache fills up as the database grows past it, and
    * three full ones were a third of the soak's RSS budget (issue 10 item 4).
    */
   cacheMiB?: number
 }
 
-const DEFAULT_CACHE_MIB = 4
+const DEFAULT_CACHE_MIB = 2
 
 /** Opens (creating if needed) the gateway's SQLite database in WAL mode and brings its schema up to date. */
 export function openDatabase(file: string, options: OpenOptions = { synchronous: 'FULL' }): Database {

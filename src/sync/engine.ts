@@ -1,15 +1,14 @@
 // The drain: outbox rows → MQTT messages to the cloud, deleted only after the broker's PUBACK (issue 5,
-// ARCHITECTURE.md rule 3). Messages are built in the drain thread (drain-worker.ts); this side keeps the
+// ARCHITECTURE.md rule 3). Messages are built off the main thread (drain-channel.ts, hosted by the ingest writer
+// thread); this side keeps the
 // connection's in-flight window, publishes in the order messages were built, and has the writer thread delete
 // what was acknowledged. The outbox is the only queue: after any reconnect the drain reads again from the start
 // of every lane, so a row whose message died with a connection goes again (same idempotency keys).
-import { Worker } from 'node:worker_threads'
+import type { MessagePort } from 'node:worker_threads'
 import type { MqttClient } from 'mqtt'
 import type { LedgerWriter } from '../commands/service.ts'
 import type { Logger } from '../logger.ts'
-import { WORKER_RESOURCE_LIMITS } from '../ops/memory-tuning.ts'
-import type { HeapFigures } from '../ops/thread-heap.ts'
-import type { DrainWorkerData, FromDrain, ToDrain } from './drain-worker.ts'
+import type { DrainChannelData, FromDrain, ToDrain } from './drain-channel.ts'
 import type { BuiltMessage } from './message-builder.ts'
 
 interface InFlight extends BuiltMessage {
@@ -26,15 +25,22 @@ export interface DrainTotals {
   wireBytes: number
 }
 
+const REATTACH_DELAY_MS = 1000
+
+/** Hosts the message builder off the main thread (the ingest writer thread: telemetry/ingest.ts). */
+export interface DrainHost {
+  openDrainChannel(data: DrainChannelData): Promise<MessagePort>
+}
+
 export class DrainEngine {
-  private worker: Worker | undefined
-  private drainHeap: HeapFigures | null = null
+  private port: MessagePort | undefined
+  private stopping = false
   private client: MqttClient | undefined
   /** Bumped at every connect and disconnect: what was built or sent for an older connection is let go. */
   private generation = 0
   private readonly inflight = new Set<InFlight>()
   private snapshotRowsInFlight = 0
-  /** Messages asked of the drain thread and not yet answered, and the request they belong to. */
+  /** Messages asked of the message builder and not yet answered, and the request they belong to. */
   private requested = 0
   private request = 0
   private readonly requests = new Map<number, { generation: number; n: number }>()
@@ -45,42 +51,67 @@ export class DrainEngine {
   onAcked: (rows: number, records: number) => void = () => {}
 
   constructor(
-    private readonly workerData: DrainWorkerData,
-    private readonly writer: LedgerWriter,
+    private readonly channelData: DrainChannelData,
+    private readonly writer: LedgerWriter & DrainHost,
     private readonly inflightMessages: number,
     private readonly log: Logger,
   ) {}
 
-  /** Starts the drain thread; resolves once it has opened the database. */
-  start(): Promise<void> {
-    const worker = new Worker(new URL('./drain-worker.boot.mjs', import.meta.url), {
-      workerData: this.workerData,
-      resourceLimits: WORKER_RESOURCE_LIMITS,
-    })
-    this.worker = worker
-    worker.unref()
-    return new Promise((resolve, reject) => {
-      worker.once('error', reject)
-      worker.on('message', (msg: FromDrain) => {
-        if (msg.type === 'ready') {
-          worker.off('error', reject)
-          worker.on('error', (err) => this.log.error({ err }, 'drain thread failed'))
-          resolve()
-        } else if (msg.type === 'heap') this.drainHeap = msg.heap
-        else this.answered(msg)
-      })
-    })
+  /** Opens the channel to the message builder; resolves once the builder has opened the database. */
+  async start(): Promise<void> {
+    this.stopping = false
+    await this.attach()
   }
 
   async stop(): Promise<void> {
+    this.stopping = true
     this.down()
-    await this.worker?.terminate()
-    this.worker = undefined
+    this.port?.close()
+    this.port = undefined
   }
 
-  /** The drain thread's heap as it last reported it (GET /sitegate/v1/process); null while it is not running. */
-  get heap(): HeapFigures | null {
-    return this.worker ? this.drainHeap : null
+  private async attach(): Promise<void> {
+    const port = await this.writer.openDrainChannel(this.channelData)
+    // The channel does not keep the process alive (the writer thread decides that).
+    port.unref()
+    await new Promise<void>((resolve, reject) => {
+      port.on('message', (msg: FromDrain) => {
+        if (msg.type === 'ready') resolve()
+        else if (msg.type === 'fatal') reject(new Error(`upstream message builder: ${msg.error}`))
+        else this.answered(msg)
+      })
+    })
+    port.once('close', () => this.channelLost(port))
+    this.port = port
+  }
+
+  /**
+   * The writer thread exited (it is restarted): the builder went with it. Requests it had are forgotten; a new
+   * builder starts from the oldest row of every lane, as after a reconnect (rows in flight may go twice, with
+   * their idempotency keys).
+   */
+  private channelLost(port: MessagePort): void {
+    if (this.stopping || port !== this.port) return
+    this.port = undefined
+    this.requests.clear()
+    this.requested = 0
+    this.log.warn('upstream message builder lost with the writer thread; opening it again')
+    this.reattach()
+  }
+
+  /** Opens the builder again once the writer thread is back (tried every second until it is, or until stop). */
+  private reattach(): void {
+    if (this.stopping) return
+    this.attach().then(
+      () => {
+        this.post({ type: 'reset' })
+        this.fill()
+      },
+      (err: unknown) => {
+        this.log.warn({ err }, 'upstream message builder not open yet; the outbox is kept')
+        setTimeout(() => this.reattach(), REATTACH_DELAY_MS).unref()
+      },
+    )
   }
 
   get inflightCount(): number {
@@ -120,12 +151,12 @@ export class DrainEngine {
   }
 
   private post(msg: ToDrain): void {
-    this.worker?.postMessage(msg)
+    this.port?.postMessage(msg)
   }
 
   /** Asks for as many messages as the in-flight window has room for. */
   private fill(): void {
-    if (!this.client || !this.worker) return
+    if (!this.client || !this.port) return
     const n = this.inflightMessages - this.inflight.size - this.requested
     if (n <= 0) return
     this.request += 1
@@ -135,7 +166,7 @@ export class DrainEngine {
     this.post({ type: 'build', request: this.request, n, snapshotRowsInFlight: this.snapshotRowsInFlight })
   }
 
-  private answered(msg: Exclude<FromDrain, { type: 'ready' | 'heap' }>): void {
+  private answered(msg: Exclude<FromDrain, { type: 'ready' | 'fatal' }>): void {
     const request = this.requests.get(msg.request)
     this.requests.delete(msg.request)
     // A request is answered at once: its share of `requested` is released however many messages came back.

@@ -1,6 +1,6 @@
-// Outbox rows → upstream messages, in the drain thread (drain-worker.ts): reading, turning rows into records,
-// joining and deflating them is most of a drain's work and would otherwise hold the event loop that serves
-// devices and the LAN API.
+// Outbox rows → upstream messages, off the main thread (drain-channel.ts, in the writer thread): reading, turning
+// rows into records, joining and deflating them is most of a drain's work and would otherwise hold the event loop
+// that serves devices and the LAN API.
 import { deflateSync } from 'node:zlib'
 import type { Logger } from '../logger.ts'
 import type { Store } from '../store/index.ts'

@@ -5,13 +5,12 @@ import type { GatewayConfig } from '../config/schema.ts'
 import type { EventBus } from '../events.ts'
 import type { Logger } from '../logger.ts'
 import { redact } from '../notify/callback-dispatcher.ts'
-import type { HeapFigures } from '../ops/thread-heap.ts'
 import type { ProductCatalog } from '../products/catalog.ts'
 import type { Store } from '../store/index.ts'
 import { LANE_NAMES, LANES } from '../store/repos/outbox.ts'
 import { toPlatformTime } from '../time.ts'
 import { CloudRequests } from './cloud-requests.ts'
-import { DrainEngine } from './engine.ts'
+import { DrainEngine, type DrainHost } from './engine.ts'
 import { UpstreamLink } from './link.ts'
 import type { UpstreamProfile } from './profile.ts'
 import { profileOf } from './profiles.ts'
@@ -57,7 +56,8 @@ export interface SyncDeps {
   logLevel: string
   commandLimits: { pendingLimit: number; desiredMaxRetransmit: number }
   store: Store
-  writer: LedgerWriter
+  /** The ingest writer: runs the outbox deletions and hosts the message builder. */
+  writer: LedgerWriter & DrainHost
   commands: CommandService
   products: ProductCatalog
   bus: EventBus
@@ -152,11 +152,6 @@ export class SyncService {
     clearInterval(this.watchdogTimer)
     await this.link?.stop()
     await this.engine.stop()
-  }
-
-  /** The drain thread's heap (GET /sitegate/v1/process). */
-  get drainHeap(): HeapFigures | null {
-    return this.engine.heap
   }
 
   /** New outbox rows may be waiting (called after each writer commit). */

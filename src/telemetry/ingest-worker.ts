@@ -1,11 +1,12 @@
 // The ingest writer thread: owns a second SQLite connection (WAL allows one writer beside the main
 // connection's readers and short writes) so that decoding and commits — fsync included — never block the
 // event loop that serves MQTT and HTTP.
-import { parentPort, workerData } from 'node:worker_threads'
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
 import { type HeapFigures, reportHeap } from '../ops/thread-heap.ts'
 import { openDatabase } from '../store/db.ts'
 import { createStore } from '../store/index.ts'
 import type { OpCall, OpOutcome } from '../store/write-ops.ts'
+import type { DrainChannelData, FromDrain } from '../sync/drain-channel.ts'
 import { type IngestMessage, type IngestOutcome, IngestWriter } from './ingest-writer.ts'
 
 export interface IngestWorkerData {
@@ -27,7 +28,11 @@ export interface PackedBatch {
   ops: OpCall[]
 }
 
-export type ToWriter = ({ type: 'batch'; id: number } & PackedBatch) | { type: 'forget'; deviceId: string }
+export type ToWriter =
+  | ({ type: 'batch'; id: number } & PackedBatch)
+  | { type: 'forget'; deviceId: string }
+  /** Host the upstream message builder on `port` (sync/drain-channel.ts). */
+  | { type: 'drain'; port: MessagePort; data: DrainChannelData }
 export type FromWriter =
   | { type: 'ready' }
   | { type: 'heap'; heap: HeapFigures }
@@ -55,9 +60,9 @@ export function unpack(batch: PackedBatch): IngestMessage[] {
 const port = parentPort
 if (port) {
   const data = workerData as IngestWorkerData
-  // The writer touches the history and outbox indexes on every batch: 8 MiB of page cache keeps their upper levels
+  // The writer touches the history and outbox indexes on every batch: 4 MiB of page cache keeps their upper levels
   // and the pages being appended to in memory (32 MiB measured no faster in bench/ingest).
-  const store = createStore(openDatabase(data.databaseFile, { synchronous: data.synchronous, cacheMiB: 8 }))
+  const store = createStore(openDatabase(data.databaseFile, { synchronous: data.synchronous, cacheMiB: 4 }))
   const writer = new IngestWriter(store)
   // Every device and shadow row write goes through these repositories: the batch's set is reported with its
   // result, so the main thread drops exactly those devices' cached views (devices/view-cache.ts).
@@ -71,6 +76,18 @@ if (port) {
   port.on('message', (msg: ToWriter) => {
     if (msg.type === 'forget') {
       writer.forget(msg.deviceId)
+      return
+    }
+    if (msg.type === 'drain') {
+      // Loaded when the upstream is configured: a gateway without one does not carry the builder.
+      const { port: drainPort, data: drainData } = msg
+      import('../sync/drain-channel.ts').then(
+        ({ serveDrain }) => serveDrain(drainPort, drainData),
+        (err: unknown) => {
+          drainPort.postMessage({ type: 'fatal', error: (err as Error).message } satisfies FromDrain)
+          drainPort.close()
+        },
+      )
       return
     }
     let result: { outcomes: IngestOutcome[]; reports?: string }

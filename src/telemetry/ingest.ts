@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads'
+import { MessageChannel, type MessagePort, type Transferable, Worker } from 'node:worker_threads'
 import type { DeviceRegistry } from '../devices/registry.ts'
 import { type ErrorCode, PlatformError } from '../errors.ts'
 import type { EventBus, GatewayEvents } from '../events.ts'
@@ -7,6 +7,7 @@ import { WORKER_RESOURCE_LIMITS } from '../ops/memory-tuning.ts'
 import type { HeapFigures } from '../ops/thread-heap.ts'
 import { type Done, GroupCommitter } from '../store/group-commit.ts'
 import type { OpArgs, OpCall, OpName, OpOutcome, OpResult } from '../store/write-ops.ts'
+import type { DrainChannelData } from '../sync/drain-channel.ts'
 import type { FromWriter, IngestWorkerData, PackedBatch, ToWriter } from './ingest-worker.ts'
 import type { IngestOutcome } from './ingest-writer.ts'
 
@@ -206,7 +207,21 @@ export class IngestService {
     return items.map((item) => ('op' in item ? result.opOutcomes[o++]! : result.outcomes[m++]!))
   }
 
-  private post(msg: ToWriter, transfer: ArrayBuffer[] = []): boolean {
+  /**
+   * A channel to the upstream message builder, hosted in the writer thread (sync/drain-channel.ts); once the
+   * writer is up. The channel closes if the writer thread exits (it is restarted; open another one then).
+   */
+  async openDrainChannel(data: DrainChannelData): Promise<MessagePort> {
+    await this.ready
+    const { port1, port2 } = new MessageChannel()
+    if (!this.post({ type: 'drain', port: port2, data }, [port2])) {
+      port1.close()
+      throw new Error('ingest writer is not running')
+    }
+    return port1
+  }
+
+  private post(msg: ToWriter, transfer: Transferable[] = []): boolean {
     if (!this.worker) return false
     this.worker.postMessage(msg, transfer)
     return true

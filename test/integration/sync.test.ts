@@ -1,6 +1,7 @@
 // Upstream sync against a real mosquitto as the cloud broker (issue 5): store-and-forward while the cloud is
 // away, PUBACK before delete across broker restarts, lane order, compression, cloud commands and desired
 // state down to local devices, bad cloud requests, status.
+import type { Worker } from 'node:worker_threads'
 import type { MqttClient } from 'mqtt'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { SyncStatus } from '../../src/sync/service.ts'
@@ -219,14 +220,39 @@ describe.runIf(requireProgram('mosquitto'))('upstream sync to mosquitto', () => 
     for (const lane of Object.values(s.lanes)) expect(lane.dropped.records).toBe(0)
   })
 
-  it('shows the drain thread heap beside the others while the upstream runs', async () => {
+  it('keeps draining after the writer thread, which builds the messages, dies and is restarted', async () => {
+    const d = await device('sync-writer-restart')
+    const seqsAtCloud = () =>
+      new Set(
+        (cloud as CloudSimulator)
+          .unique('telemetry')
+          .filter((r) => r.deviceId === d.deviceId)
+          .map((r) => r.serviceData.seq),
+      )
+    for (let i = 0; i < 20; i++) await publishAcked(d.client, dataTopic(d.deviceId), reading(i))
+    await waitFor(async () => (seqsAtCloud().size === 20 ? true : undefined), 'the first 20 records upstream')
+    const ingest = gw.gateway.ingest as unknown as { worker: Worker | undefined }
+    const first = ingest.worker!
+    await first.terminate()
+    await waitFor(
+      async () => (ingest.worker && ingest.worker !== first ? true : undefined),
+      'a new writer thread',
+    )
+    for (let i = 20; i < 40; i++) await publishAcked(d.client, dataTopic(d.deviceId), reading(i))
+    await waitFor(async () => (seqsAtCloud().size === 40 ? true : undefined), 'all 40 records upstream')
+    expect([...seqsAtCloud()].sort((x, y) => Number(x) - Number(y))).toEqual(
+      Array.from({ length: 40 }, (_, i) => i),
+    )
+  })
+
+  it('builds upstream messages in the writer thread: two heaps, no third thread', async () => {
     const res = await callApi<{ heaps: Record<string, { usedBytes: number } | null> }>(
       gw.httpUrl,
       session,
       'GET',
       '/sitegate/v1/process',
     )
-    expect(Object.keys(res.body.heaps)).toEqual(['main', 'ingestWriter', 'drain'])
-    expect(res.body.heaps.drain!.usedBytes).toBeGreaterThan(1_000_000)
+    expect(Object.keys(res.body.heaps)).toEqual(['main', 'ingestWriter'])
+    expect(res.body.heaps.ingestWriter!.usedBytes).toBeGreaterThan(1_000_000)
   })
 })

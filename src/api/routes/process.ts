@@ -3,14 +3,14 @@ import type { FastifyInstance } from 'fastify'
 import { type HeapFigures, heapFigures } from '../../ops/thread-heap.ts'
 
 export interface ProcessRouteDeps {
-  /** The worker threads' heaps as they last reported them (null: the thread is not running). */
-  threads: () => { ingestWriter: HeapFigures | null; drain: HeapFigures | null }
+  /** The worker thread's heap as it last reported it (null: the thread is not running). */
+  threads: () => { ingestWriter: HeapFigures | null }
 }
 
 /**
  * GET /sitegate/v1/process (issue 10, soak): the gateway process's memory and event-loop delay, so that a soak
  * run (bench/soak.ts) or an operator can see a leak or a stalled loop, and which thread's heap holds the memory
- * (main thread, ingest writer, drain builder: three V8 isolates in one process). Event-loop delay percentiles cover the
+ * (the main thread and the ingest writer, which also builds upstream messages: two V8 isolates in one process). Event-loop delay percentiles cover the
  * time since the start, or since the last call with `?reset=true`. Same credentials as the platform API.
  */
 export function processRoutes(app: FastifyInstance, deps: ProcessRouteDeps): void {
