@@ -26,6 +26,9 @@ export interface DrainTotals {
 }
 
 const REATTACH_DELAY_MS = 1000
+/** How long a new builder may take to open its database: at the start (a loaded machine), after a restart. */
+const START_TIMEOUT_MS = 30_000
+const REATTACH_TIMEOUT_MS = 5000
 
 /** Hosts the message builder off the main thread (the ingest writer thread: telemetry/ingest.ts). */
 export interface DrainHost {
@@ -70,18 +73,36 @@ export class DrainEngine {
     this.port = undefined
   }
 
-  private async attach(): Promise<void> {
+  /**
+   * Opens a channel and waits for the builder's "ready". A channel that closes first, or stays silent for
+   * `timeoutMs` (posted to a writer thread that was just terminating), is given up: the caller tries again.
+   */
+  private async attach(timeoutMs = START_TIMEOUT_MS): Promise<void> {
     const port = await this.writer.openDrainChannel(this.channelData)
     // The channel does not keep the process alive (the writer thread decides that).
     port.unref()
+    let ready = false
     await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        port.close()
+        reject(new Error(`no answer from the message builder within ${timeoutMs} ms`))
+      }, timeoutMs)
       port.on('message', (msg: FromDrain) => {
-        if (msg.type === 'ready') resolve()
-        else if (msg.type === 'fatal') reject(new Error(`upstream message builder: ${msg.error}`))
-        else this.answered(msg)
+        if (msg.type === 'ready') {
+          ready = true
+          clearTimeout(timer)
+          resolve()
+        } else if (msg.type === 'fatal') {
+          clearTimeout(timer)
+          reject(new Error(`upstream message builder: ${msg.error}`))
+        } else this.answered(msg)
+      })
+      port.once('close', () => {
+        if (ready) return this.channelLost(port)
+        clearTimeout(timer)
+        reject(new Error('the message builder channel closed before the builder was ready'))
       })
     })
-    port.once('close', () => this.channelLost(port))
     this.port = port
   }
 
@@ -102,7 +123,7 @@ export class DrainEngine {
   /** Opens the builder again once the writer thread is back (tried every second until it is, or until stop). */
   private reattach(): void {
     if (this.stopping) return
-    this.attach().then(
+    this.attach(REATTACH_TIMEOUT_MS).then(
       () => {
         this.post({ type: 'reset' })
         this.fill()

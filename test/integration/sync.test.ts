@@ -239,7 +239,12 @@ describe.runIf(requireProgram('mosquitto'))('upstream sync to mosquitto', () => 
       'a new writer thread',
     )
     for (let i = 20; i < 40; i++) await publishAcked(d.client, dataTopic(d.deviceId), reading(i))
-    await waitFor(async () => (seqsAtCloud().size === 40 ? true : undefined), 'all 40 records upstream')
+    // A builder channel opened while the old thread was still going down is given up after 5 s and reopened.
+    await waitFor(
+      async () => (seqsAtCloud().size === 40 ? true : undefined),
+      'all 40 records upstream',
+      30_000,
+    )
     expect([...seqsAtCloud()].sort((x, y) => Number(x) - Number(y))).toEqual(
       Array.from({ length: 40 }, (_, i) => i),
     )
