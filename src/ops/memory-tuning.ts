@@ -2,9 +2,9 @@ import type { ResourceLimits } from 'node:worker_threads'
 
 // Memory settings of the gateway process (issue 10 item 4: core RSS ≤ 150 MB with 1,000 devices). The core runs
 // two V8 isolates (main thread; ingest writer, which also builds upstream messages); under a steady message load
-// V8 lets each young generation grow to 3 × 16 MiB, most of the difference between an idle and a loaded gateway. Objects
-// of a message live for microseconds, so a small young generation costs a few cheap scavenges and keeps about
-// 30 MiB per isolate out of RSS.
+// V8 lets each young generation grow to 3 × 16 MiB, most of the difference between an idle and a loaded gateway.
+// Objects of a message live for microseconds, so a small young generation costs a few cheap scavenges and keeps
+// about 30 MiB per isolate out of RSS.
 
 /** Semi-space of each isolate's young generation, in MiB (V8's default grows to 16). */
 export const SEMI_SPACE_MIB = 1
@@ -17,7 +17,8 @@ export const WORKER_RESOURCE_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb
 
 /**
  * Node flags the main isolate needs from its command line (V8 sizes a heap once, when the isolate is created):
- * used by `npm start`, `bin/sitegate.js`, the Electron shell's utilityProcess and the benchmarks.
+ * used by `npm start`, the Electron shell's utilityProcess and the benchmarks (`bin/sitegate.js` cannot pass
+ * them portably; the CLI warns when they are missing).
  */
 export const CORE_NODE_FLAGS: readonly string[] = [`--max-semi-space-size=${SEMI_SPACE_MIB}`]
 
@@ -27,7 +28,7 @@ export const CORE_NODE_FLAGS: readonly string[] = [`--max-semi-space-size=${SEMI
  *   keeping what it freed; two serve the gateway's few busy threads with far less fragmentation.
  * - MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_: fixed at 128 KiB. By default glibc raises both each time a
  *   large block is freed, after which freed memory stays in the process for good; fixed, blocks above 128 KiB
- *   (SQLite's cache pages come in such chunks, LevelDB's tables, large messages) go back to the system when freed.
+ *   (large messages and their buffers, for one) go back to the system when freed.
  */
 export const CORE_ENV: Readonly<Record<string, string>> = {
   MALLOC_ARENA_MAX: '2',

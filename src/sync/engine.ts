@@ -90,6 +90,8 @@ export class DrainEngine {
       port.on('message', (msg: FromDrain) => {
         if (msg.type === 'ready') {
           ready = true
+          // Set before anything else can happen on the port: a close from here on is this channel's loss.
+          this.port = port
           clearTimeout(timer)
           resolve()
         } else if (msg.type === 'fatal') {
@@ -103,7 +105,6 @@ export class DrainEngine {
         reject(new Error('the message builder channel closed before the builder was ready'))
       })
     })
-    this.port = port
   }
 
   /**

@@ -10,8 +10,9 @@ export interface ProcessRouteDeps {
 /**
  * GET /sitegate/v1/process (issue 10, soak): the gateway process's memory and event-loop delay, so that a soak
  * run (bench/soak.ts) or an operator can see a leak or a stalled loop, and which thread's heap holds the memory
- * (the main thread and the ingest writer, which also builds upstream messages: two V8 isolates in one process). Event-loop delay percentiles cover the
- * time since the start, or since the last call with `?reset=true`. Same credentials as the platform API.
+ * (the main thread and the ingest writer, which also builds upstream messages: two V8 isolates in one process).
+ * Event-loop delay percentiles cover the time since the start, or since the last call with `?reset=true`. Same
+ * credentials as the platform API.
  */
 export function processRoutes(app: FastifyInstance, deps: ProcessRouteDeps): void {
   const RESOLUTION_MS = 10
