@@ -4,17 +4,12 @@ import { createServer as createTlsServer } from 'node:tls'
 import { Aedes, type Client } from 'aedes'
 import levelPersistence from 'aedes-persistence-level'
 import { ClassicLevel } from 'classic-level'
-import { writeToStream } from 'mqtt-packet'
 import { createWebSocketStream, WebSocketServer } from 'ws'
 import type { DeviceRegistry } from '../devices/registry.ts'
 import type { EventBus } from '../events.ts'
 import type { Logger } from '../logger.ts'
 import { type DeviceSession, decideConnect, mayPublish, maySubscribe } from './access.ts'
-
-// mqtt-packet writes packet ids and lengths from a table of 65,536 two-byte Buffers that it builds on its first
-// write: some 7 MiB of the main thread's heap. Without it each number goes into a fresh two-byte slice of Node's
-// Buffer pool. Process-wide: aedes and the upstream client (mqtt.js, writeCache: false) share the module.
-writeToStream.cacheNumbers = false
+import { settleMqttPacketMemory } from './mqtt-packet-memory.ts'
 
 /** A device acknowledged (PUBACK) a QoS 1 message the gateway sent it. */
 export type DeviceAckHandler = (session: DeviceSession, topic: string, payload: Buffer) => void
@@ -121,7 +116,10 @@ export class Broker {
     private readonly bus: EventBus,
     private readonly log: Logger,
     private readonly onDevicePublish: DevicePublishHandler,
-  ) {}
+  ) {
+    // Process-wide: aedes and the upstream client (sync/link.ts) write through the same mqtt-packet module.
+    settleMqttPacketMemory()
+  }
 
   async start(): Promise<ListenerAddress[]> {
     this.level = new ClassicLevel<string, Buffer>(this.options.persistenceDir, {

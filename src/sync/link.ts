@@ -3,6 +3,7 @@
 // outbox, which is the only queue. Reconnects back off exponentially with jitter, capped (issue 5: 30 s).
 import { readFileSync } from 'node:fs'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import { settleMqttPacketMemory } from '../broker/mqtt-packet-memory.ts'
 import type { Logger } from '../logger.ts'
 import type { UpstreamProfile } from './profile.ts'
 
@@ -48,6 +49,8 @@ export class UpstreamLink {
   ) {}
 
   start(): void {
+    // mqtt.js writes through the same mqtt-packet module as the broker; settled once per process.
+    settleMqttPacketMemory()
     this.stopped = false
     this.connect()
   }
@@ -86,7 +89,7 @@ export class UpstreamLink {
       keepalive: o.keepaliveSeconds,
       reconnectPeriod: 0,
       connectTimeout: 15_000,
-      // No table of pre-built number Buffers (see broker/broker.ts).
+      // No table of pre-built number Buffers (broker/mqtt-packet-memory.ts).
       writeCache: false,
       ...(o.ca ? { ca: readFileSync(o.ca) } : {}),
       ...(o.cert ? { cert: readFileSync(o.cert) } : {}),
