@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import { buildApi } from './api/server.ts'
+import { apiServers, buildApi } from './api/server.ts'
 import { AppThrottle } from './api/throttle.ts'
 import { ApplicationService } from './apps/service.ts'
 import { Broker, type ListenerAddress } from './broker/broker.ts'
@@ -232,16 +232,16 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
     dashboard: { bus, broker, ingest, config, startedAt: Date.now() },
     views,
   }
-  const api = await buildApi(apiDeps)
-  // HTTPS is a second fastify instance on a TLS server, serving the same routes from the same parts.
-  const httpsApi =
-    config.http.httpsPort === false || !tls
-      ? undefined
-      : await buildApi({ ...apiDeps, https: { cert: tls.cert, key: tls.key } })
+  // One fastify instance for both listeners; HTTPS is a TLS server beside fastify's own (api/secure-server.ts).
+  const api = await buildApi({
+    ...apiDeps,
+    ...(config.http.httpsPort !== false && tls ? { https: { cert: tls.cert, key: tls.key } } : {}),
+  })
+  const servers = apiServers(api)
   // Operations (issue 10): /healthz, /readyz, /metrics (on HTTP and HTTPS), REST latency, history retention.
-  const servedApis = [
-    ...(config.http.port === false ? [] : [api]),
-    ...(httpsApi && config.http.httpsPort !== false ? [httpsApi] : []),
+  const servedListeners = [
+    ...(config.http.port === false ? [] : [api.server]),
+    ...(servers.secure ? [servers.secure] : []),
   ]
   const ops = new Ops({
     config,
@@ -258,12 +258,11 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
       store: () => (store.db.open && store.db.prepare('SELECT 1').pluck().get() === 1 ? undefined : 'closed'),
       ingestWriter: () => (ingest.writerRunning ? undefined : 'the writer thread is not running'),
       broker: () => (broker.listening ? undefined : 'the MQTT listeners are not accepting connections'),
-      http: () => (servedApis.every((a) => a.server.listening) ? undefined : 'not listening'),
+      http: () => (servedListeners.every((server) => server.listening) ? undefined : 'not listening'),
     },
   })
   ingest.onBatchStats = (items, oldestReceivedAt) => ops.metrics.observeBatch(items, oldestReceivedAt)
   ops.install(api)
-  if (httpsApi) ops.install(httpsApi)
 
   let started = false
   const gateway: Gateway = {
@@ -303,14 +302,13 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
       if (config.http.port !== false) {
         await api.listen({ host: config.host, port: config.http.port })
         listeners.push({ kind: 'http', host: config.host, port: (api.server.address() as AddressInfo).port })
+      } else {
+        // Routes are made ready by listen(); with HTTP off, HTTPS still needs them.
+        await api.ready()
       }
-      if (httpsApi && config.http.httpsPort !== false) {
-        await httpsApi.listen({ host: config.host, port: config.http.httpsPort })
-        listeners.push({
-          kind: 'https',
-          host: config.host,
-          port: (httpsApi.server.address() as AddressInfo).port,
-        })
+      if (servers.secure && config.http.httpsPort !== false) {
+        const port = await servers.listenSecure(config.host, config.http.httpsPort)
+        listeners.push({ kind: 'https', host: config.host, port })
       }
       started = true
       ops.phase = 'running'
@@ -332,7 +330,8 @@ export async function createGateway(config: Readonly<GatewayConfig>, log: Logger
         await safety.stop()
         await callbackDispatcher.stop()
         await ingest.close()
-        await Promise.all([api.close(), httpsApi?.close()])
+        await api.close()
+        await servers.closeSecure()
         started = false
       }
       store.db.close()

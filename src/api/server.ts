@@ -18,6 +18,7 @@ import type { Store } from '../store/index.ts'
 import type { SyncService } from '../sync/service.ts'
 import { authenticateRequest } from './auth.ts'
 import { installErrorHandling } from './errors.ts'
+import { lazySchemaCompilers } from './lazy-schemas.ts'
 import { batchTaskRoutes } from './routes/batch-tasks.ts'
 import { type CameraApiDeps, cameraRoutes } from './routes/cameras.ts'
 import { commandRoutes } from './routes/commands.ts'
@@ -34,6 +35,7 @@ import { serialRoutes } from './routes/serial.ts'
 import { desiredRoutes, shadowRoutes } from './routes/shadows.ts'
 import { subscriptionRoutes } from './routes/subscriptions.ts'
 import { syncRoutes } from './routes/sync.ts'
+import { ApiServers } from './secure-server.ts'
 import type { AppThrottle } from './throttle.ts'
 
 export interface ApiDeps {
@@ -55,7 +57,7 @@ export interface ApiDeps {
   bodyLimitBytes: number
   /** §1.5 per-application call limit. */
   throttle: AppThrottle
-  /** Serve over TLS with this certificate (the HTTPS listener). */
+  /** Serve over TLS too, with this certificate (the HTTPS listener, apiServers(app).secure). */
   https?: { cert: Buffer; key: Buffer }
   /** Cameras' upload endpoint, firmware packages and snapshots (issue 6). */
   cameras?: CameraApiDeps
@@ -93,16 +95,46 @@ const OPENAPI_INFO: FastifyDynamicSwaggerOptions['openapi'] = {
   security: [{ app_key: [], bearer: [] }],
 }
 
+/** What buildApi() keeps beside the fastify instance it returns. */
+interface BuiltApi {
+  servers: ApiServers
+  compileAllSchemas(): number
+}
+const built = new WeakMap<FastifyInstance, BuiltApi>()
+
+function builtApi(app: FastifyInstance): BuiltApi {
+  const api = built.get(app)
+  if (!api) throw new Error('not an API built by buildApi()')
+  return api
+}
+
+/** The API's listeners: fastify's own (HTTP) and, when built with a certificate, the HTTPS server beside it. */
+export function apiServers(app: FastifyInstance): ApiServers {
+  return builtApi(app).servers
+}
+
+/**
+ * Compiles every route schema of `app` not compiled yet (they are compiled on first use, api/lazy-schemas.ts) and
+ * returns how many; throws as fastify would at start-up if one does not compile.
+ */
+export function compileAllSchemas(app: FastifyInstance): number {
+  return builtApi(app).compileAllSchemas()
+}
+
 /** The LAN REST API (platform subset) and the dashboard, built apart from listen() so tests can inject(). */
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const schemas = lazySchemaCompilers()
+  const servers = new ApiServers(deps.https)
   const app = Fastify({
-    ...(deps.https ? { https: deps.https } : {}),
+    serverFactory: servers.factory,
     // fastify's own request lines stay quiet; the gateway logs what matters itself.
     loggerInstance: deps.log.child({ part: 'api' }, { level: 'warn' }) as FastifyBaseLogger,
     bodyLimit: deps.bodyLimitBytes,
     // Strict typing: no coercion of body values, unknown fields are ignored (spec §1.3 compatibility rule).
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    schemaController: { compilersFactory: schemas.compilersFactory },
   }) as unknown as FastifyInstance
+  built.set(app, { servers, compileAllSchemas: schemas.compileAll })
   installErrorHandling(app, deps.log)
   // Spec §1.2 asks for `Content-Type: application/json` on every API but login, and a DELETE carries no body
   // (§1.1): an empty body there is no body, not malformed JSON.

@@ -3,7 +3,9 @@ import { execFileSync } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { request } from 'node:https'
+import { connect as netConnect, type Socket } from 'node:net'
 import { join } from 'node:path'
+import { connect as tlsConnect } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   connectDevice,
@@ -144,5 +146,48 @@ describe.runIf(requireProgram('openssl'))('TLS and WebSocket listeners', () => {
     const res = await httpsLogin(port('https'), ca, firstApp(gw.dataDir))
     expect(res.status).toBe(200)
     expect(JSON.parse(res.body)).toMatchObject({ scope: 'default', expiresIn: 3600 })
+  })
+
+  it('answers a request that is not HTTP over TLS as over plain HTTP: 400, then closes', async () => {
+    const garbage = 'NOT-HTTP \x00\x01\r\n\r\n'
+    const answer = (socket: Socket) =>
+      new Promise<string>((resolve, reject) => {
+        let text = ''
+        socket.on('data', (chunk: Buffer) => {
+          text += chunk.toString('latin1')
+        })
+        socket.on('close', () => resolve(text))
+        socket.on('error', reject)
+      })
+    const overTls = tlsConnect({ host: '127.0.0.1', port: port('https'), ca }, () => overTls.write(garbage))
+    const overTcp = netConnect({ host: '127.0.0.1', port: port('http') }, () => overTcp.write(garbage))
+    const [tlsAnswer, tcpAnswer] = await Promise.all([answer(overTls), answer(overTcp)])
+    expect(tcpAnswer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*\r\n\r\n\{/)
+    expect(tlsAnswer).toBe(tcpAnswer)
+  })
+})
+
+describe.runIf(requireProgram('openssl'))('HTTPS with the HTTP listener off', () => {
+  it('serves the API over HTTPS alone', async () => {
+    const certDir = tempDir('sitegate-cert-')
+    const tls = selfSignedCert(certDir)
+    const gw = await startGateway({
+      config: (c) => {
+        c.tls = tls
+        c.http.port = false
+        c.http.httpsPort = 0
+      },
+    })
+    try {
+      expect(gw.gateway.listeners.map((l) => l.kind)).not.toContain('http')
+      const https = gw.gateway.listeners.find((l) => l.kind === 'https')!
+      const res = await httpsLogin(https.port, readFileSync(tls.cert), firstApp(gw.dataDir))
+      expect(res.status).toBe(200)
+      expect(gw.gateway.ops.ready()).toMatchObject({ ready: true, checks: { http: 'ok' } })
+    } finally {
+      await gw.stop()
+      removeDir(gw.dataDir)
+      removeDir(certDir)
+    }
   })
 })
