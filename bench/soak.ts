@@ -164,8 +164,9 @@ async function main() {
       if (now - lastReport >= 60_000) {
         lastReport = now
         console.log(
-          `  ${Math.round((now - t0) / 1000)} s: RSS ${samples.at(-1)!.rss.toFixed(1)} MB, ${counters.acked} acked, ` +
-            `${cloud.messages} upstream messages, ${[...counters.errors.values()].reduce((a, b) => a + b, 0)} errors`,
+          `  ${Math.round((now - t0) / 1000)} s: RSS ${samples.at(-1)!.rss.toFixed(1)} MB (${await heapSummary(gw)}), ` +
+            `${counters.acked} acked, ${cloud.messages} upstream messages, ` +
+            `${[...counters.errors.values()].reduce((a, b) => a + b, 0)} errors`,
         )
       }
     }
@@ -226,6 +227,25 @@ async function main() {
     else console.log(`  data kept in ${gw.dataDir}`)
     rmSync(config, { force: true })
   }
+}
+
+/**
+ * Each thread's V8 heap from GET /sitegate/v1/process: committed, used, and the memory its objects hold outside it
+ * (Buffers): where the RSS goes.
+ */
+async function heapSummary(gw: { httpUrl: string; headers: Record<string, string> }): Promise<string> {
+  const res = await fetch(`${gw.httpUrl}/sitegate/v1/process`, { headers: gw.headers })
+  if (res.status !== 200) return `GET /sitegate/v1/process: ${res.status} ${await res.text()}`
+  const { heaps } = (await res.json()) as {
+    heaps: Record<string, { usedBytes: number; physicalBytes: number; externalBytes: number }>
+  }
+  const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1)
+  return Object.entries(heaps)
+    .map(
+      ([thread, h]) =>
+        `${thread} heap ${mb(h.physicalBytes)}/${mb(h.usedBytes)} used/${mb(h.externalBytes)} external`,
+    )
+    .join(', ')
 }
 
 /**
