@@ -29,6 +29,9 @@ describe('core memory settings', () => {
     expect(coreFlagsApplied(['--import', 'tsx'], '--max-old-space-size=512')).toBe(false)
     expect(coreFlagsApplied([...CORE_NODE_FLAGS], undefined)).toBe(true)
     expect(coreFlagsApplied([], ` --trace-warnings  ${CORE_NODE_FLAGS.join(' ')} `)).toBe(true)
+    // The operator's own values count; one flag of the two does not.
+    expect(coreFlagsApplied(['--max-semi-space-size=2'], '--max_old_space_size=1024')).toBe(true)
+    expect(coreFlagsApplied(['--max-semi-space-size=2'], undefined)).toBe(false)
   })
 
   it('gives a launched core the flags and the environment, keeping what the operator set', () => {
@@ -37,10 +40,17 @@ describe('core memory settings', () => {
     expect(launch.env.PATH).toBe('/usr/bin')
     expect(launch.env.MALLOC_ARENA_MAX).toBe('4')
     expect(coreLaunch({}).env).toEqual({ ...CORE_ENV })
+    // A heap limit the operator put in NODE_OPTIONS is not overridden from the command line.
+    const own = coreLaunch({ NODE_OPTIONS: '--max-old-space-size=1024' })
+    expect(own.execArgv).toEqual(CORE_NODE_FLAGS.filter((f) => !f.startsWith('--max-old-space-size')))
+    expect(own.execArgv).toHaveLength(CORE_NODE_FLAGS.length - 1)
+    expect(own.env.NODE_OPTIONS).toBe('--max-old-space-size=1024')
   })
 
-  it('limits each worker thread young generation to three semi-spaces of the main thread size', () => {
-    const semi = Number(/^--max-semi-space-size=(\d+)$/.exec(CORE_NODE_FLAGS[0]!)?.[1])
-    expect(WORKER_RESOURCE_LIMITS.maxYoungGenerationSizeMb).toBe(3 * semi)
+  it('gives each worker thread three semi-spaces of the main thread size and the same heap limit', () => {
+    const value = (name: string) =>
+      Number(CORE_NODE_FLAGS.find((f) => f.startsWith(`${name}=`))?.split('=')[1])
+    expect(WORKER_RESOURCE_LIMITS.maxYoungGenerationSizeMb).toBe(3 * value('--max-semi-space-size'))
+    expect(WORKER_RESOURCE_LIMITS.maxOldGenerationSizeMb).toBe(value('--max-old-space-size'))
   })
 })
