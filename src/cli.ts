@@ -91,8 +91,9 @@ async function start(v: Values): Promise<void> {
   if (!coreFlagsApplied(process.execArgv, process.env.NODE_OPTIONS)) {
     log.warn(
       { flags: CORE_NODE_FLAGS, env: CORE_ENV },
-      'started without the core memory settings (npm start and the desktop app pass them): expect some 30 MiB more ' +
-        'memory per busy thread; a service unit of your own should run node with these flags and environment',
+      'started without the core memory settings (npm start and the desktop app pass them): expect young ' +
+        'generations of up to 48 MiB per busy thread and a heap let to grow further between full collections; ' +
+        'a service unit of your own should run node with these flags and environment',
     )
   }
 

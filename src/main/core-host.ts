@@ -89,7 +89,7 @@ export class CoreHost extends EventEmitter<{ status: [CoreStatus]; listening: [n
     this.stderrTail = []
     this.set({ state: this.status.restarts > 0 ? 'restarting' : 'starting', nextRestartAt: null })
     const child = utilityProcess.fork(this.modulePath, this.args, {
-      // The core's memory settings (ops/memory-tuning.ts): a small young generation, two malloc arenas.
+      // The core's memory settings (ops/memory-tuning.ts): a small young generation, a heap limit, two malloc arenas.
       ...coreLaunch(process.env),
       stdio: 'pipe',
       serviceName: 'sitegate core',

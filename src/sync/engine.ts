@@ -1,8 +1,7 @@
 // The drain: outbox rows → MQTT messages to the cloud, deleted only after the broker's PUBACK (issue 5,
 // ARCHITECTURE.md rule 3). Messages are built off the main thread (drain-channel.ts, hosted by the ingest writer
-// thread); this side keeps the
-// connection's in-flight window, publishes in the order messages were built, and has the writer thread delete
-// what was acknowledged. The outbox is the only queue: after any reconnect the drain reads again from the start
+// thread); this side keeps the connection's in-flight window, publishes in the order messages were built, and has
+// the writer thread delete what was acknowledged. The outbox is the only queue: after any reconnect the drain reads again from the start
 // of every lane, so a row whose message died with a connection goes again (same idempotency keys).
 import type { MessagePort } from 'node:worker_threads'
 import type { MqttClient } from 'mqtt'
